@@ -1,0 +1,116 @@
+"""Align collapsed reads with bowtie (v1) and keep the alignments as BAM.
+
+Parameters, and why:
+- ``-f``: input is the collapsed FASTA (one record per distinct insert, ``{rank}_x{count}``).
+- ``-v N`` (default 1): end-to-end with at most N mismatches, qualities ignored. Small-RNA
+  reads are shorter than the seed of quality-aware modes; one mismatch admits a sequencing
+  error or a non-templated 3' nucleotide (A/U addition) without letting paralogues blur.
+- ``--norc``: miRNA reads are sense to the hairpin; antisense hits are noise.
+- ``-a --best --strata``: report every alignment in the best mismatch stratum only, so a
+  read on let-7a-1/2/3 is seen on all three loci and counting can treat it as one miRNA,
+  while a perfect hit is never diluted by 1-mismatch hits elsewhere.
+- ``-S --no-unal`` piped into ``samtools view -b``: a BAM in bowtie's output order, i.e.
+  all alignments of a read consecutive (what counting needs); ``--un`` keeps the reads that
+  did not align for the next reference in line. ``--reorder`` keeps input order whatever
+  the thread count, so BAMs are identical between reruns.
+Alignments are made against hairpins, not mature sequences: 3'-extended isomiRs run off
+the end of a mature reference and would be lost.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pysam
+
+from exomir.atomic import atomic_path
+from exomir.errors import ExomirError
+from exomir.reference import read_fasta
+
+
+def bowtie_arguments(index: str, reads: str, unaligned: str, mismatches: int, threads: int) -> list:
+    return [
+        "bowtie",
+        "-f",
+        "-v",
+        str(mismatches),
+        "--norc",
+        "-a",
+        "--best",
+        "--strata",
+        "-S",
+        "--no-unal",
+        "--reorder",
+        "-p",
+        str(threads),
+        "--un",
+        unaligned,
+        "-x",
+        index,
+        reads,
+    ]
+
+
+def _has_reads(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return bool(handle.read(1))
+
+
+def _empty_bam(reference_fasta: Path, bam: Path) -> None:
+    records = list(read_fasta(reference_fasta))
+    header = {
+        "HD": {"VN": "1.0", "SO": "unsorted"},
+        "SQ": [{"SN": r.name, "LN": len(r.sequence)} for r in records],
+    }
+    with pysam.AlignmentFile(str(bam), "wb", header=header):
+        pass
+
+
+def align(
+    reads: str | os.PathLike,
+    index: str,
+    reference_fasta: str | os.PathLike,
+    bam: str | os.PathLike,
+    unaligned: str | os.PathLike,
+    log: str | os.PathLike,
+    *,
+    mismatches: int = 1,
+    threads: int = 1,
+) -> None:
+    """Run bowtie | samtools view -b; write ``bam`` and ``unaligned`` atomically."""
+    reads, bam, unaligned = Path(reads), Path(bam), Path(unaligned)
+    with atomic_path(bam) as tmp_bam, atomic_path(unaligned) as tmp_un, open(log, "w") as log_fh:
+        if not _has_reads(reads):
+            log_fh.write(f"exomir: {reads} holds no reads; wrote an empty BAM\n")
+            _empty_bam(Path(reference_fasta), tmp_bam)
+            tmp_un.write_bytes(b"")
+            return
+        bowtie = subprocess.Popen(
+            bowtie_arguments(index, str(reads), str(tmp_un), mismatches, threads),
+            stdout=subprocess.PIPE,
+            stderr=log_fh,
+        )
+        samtools = subprocess.run(
+            ["samtools", "view", "-b", "-o", str(tmp_bam), "-"],
+            stdin=bowtie.stdout,
+            stderr=log_fh,
+        )
+        bowtie.stdout.close()
+        bowtie_status = bowtie.wait()
+        if bowtie_status != 0 or samtools.returncode != 0:
+            raise ExomirError(
+                f"alignment of {reads} against {index} failed (bowtie exit {bowtie_status}, "
+                f"samtools exit {samtools.returncode}); see {log}"
+            )
+        log_fh.write(
+            "# exomir: input is collapsed, so the counts above are distinct sequences, not reads\n"
+        )
+
+
+def require_tools(*names: str) -> None:
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        raise ExomirError(f"required program(s) not found on PATH: {', '.join(missing)}")

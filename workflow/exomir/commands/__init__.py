@@ -1,0 +1,1 @@
+"""Command modules of the ``exomir`` CLI, one per rule-facing command (see exomir.cli)."""

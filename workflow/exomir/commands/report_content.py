@@ -1,0 +1,25 @@
+"""exomir report-content: read-weighted QC sections for MultiQC."""
+
+from __future__ import annotations
+
+import argparse
+
+from exomir.report import write_report_content
+from exomir.samplesheet import paths_from_template
+
+HELP = "write read fates, insert lengths and kit detection as MultiQC custom content"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--read-fates", required=True)
+    parser.add_argument("--sample-sheet", required=True, help="sample order")
+    parser.add_argument("--protocol-template", default="results/trimmed/{sample}/protocol.json")
+    parser.add_argument("--stats-template", default="results/trimmed/{sample}/trim_stats.json")
+    parser.add_argument("--outdir", required=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    protocols = [p for _, p in paths_from_template(args.sample_sheet, args.protocol_template)]
+    stats = [p for _, p in paths_from_template(args.sample_sheet, args.stats_template)]
+    write_report_content(args.read_fates, protocols, stats, args.outdir)
+    return 0

@@ -1,0 +1,168 @@
+"""Read-weighted QC for the MultiQC report, written as MultiQC custom content.
+
+The tools' own logs see collapsed input (one record per distinct sequence), so their
+numbers are distinct sequences, not reads. The figures that must be in reads — read
+fates, insert lengths, kit detection — come from exomir's own counters and are written
+here as ``*_mqc.json`` files that MultiQC renders as sections.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from exomir.atomic import atomic_open
+
+FATE_DESCRIPTIONS = {
+    "adapter_dimer": "adapter found with an insert shorter than 5 nt",
+    "too_short": "insert shorter than min_length",
+    "too_long": "insert longer than max_length (or no adapter in a long read)",
+    "umi_duplicate": "PCR duplicates removed by UMI deduplication (UMI kits)",
+    "spikein": "aligned to a spike-in",
+    "mature": "aligned to a hairpin on a mature arm (within isomiR tolerance)",
+    "hairpin_only": "aligned to a hairpin outside any mature arm",
+    "unassigned": "passed trimming but aligned to no spike-in or hairpin",
+}
+
+
+def read_fates(path: str | os.PathLike) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def _number(value: str) -> float:
+    number = float(value)
+    return int(number) if number == int(number) else number
+
+
+def fates_section(rows: Sequence[dict[str, str]]) -> dict:
+    """Stacked bar of read fates; the partition columns sum to the input reads."""
+    partition = [c for c in rows[0] if c not in {"sample", "input", "no_adapter"}] if rows else []
+    data = {row["sample"]: {c: _number(row[c]) for c in partition} for row in rows}
+    categories = {c: {"name": c.replace("_", " ")} for c in partition}
+    explained = "; ".join(
+        f"<b>{c.replace('_', ' ')}</b>: {FATE_DESCRIPTIONS.get(c, c)}" for c in partition
+    )
+    return {
+        "id": "exomir_read_fates",
+        "section_name": "Read fates",
+        "description": (
+            "Where every input read went, in reads (UMI kits: molecules after the UMI "
+            f"duplicate step). The categories partition the input. {explained}."
+        ),
+        "plot_type": "bargraph",
+        "pconfig": {"id": "exomir_read_fates_plot", "title": "exomir: read fates", "ylab": "Reads"},
+        "categories": categories,
+        "data": data,
+    }
+
+
+def insert_length_section(stats: dict[str, dict]) -> dict:
+    """Read-weighted insert-length distribution after adapter removal, per sample."""
+    data = {
+        sample: {
+            int(length): reads
+            for length, reads in sorted(s["insert_lengths"].items(), key=lambda kv: int(kv[0]))
+        }
+        for sample, s in stats.items()
+    }
+    return {
+        "id": "exomir_insert_lengths",
+        "section_name": "Insert lengths",
+        "description": (
+            "Length of the insert after adapter (and kit-specific random-base) removal, in "
+            "reads, before the length filter. miRNAs peak at 21-23 nt; a peak near 0 means "
+            "adapter dimers; "
+            "tRNA and Y-RNA fragments sit at 30-35 nt."
+        ),
+        "plot_type": "linegraph",
+        "pconfig": {
+            "id": "exomir_insert_lengths_plot",
+            "title": "exomir: insert length distribution",
+            "xlab": "Insert length (nt)",
+            "ylab": "Reads",
+        },
+        "data": data,
+    }
+
+
+def protocol_section(protocols: dict[str, dict], stats: dict[str, dict]) -> dict:
+    """Kit per sample: what was configured, what was used, and why."""
+    data = {}
+    for sample, p in protocols.items():
+        s = stats.get(sample, {})
+        data[sample] = {
+            "requested": p.get("requested", ""),
+            "protocol": p.get("protocol", ""),
+            "adapter": p.get("adapter") or "",
+            "unit": s.get("unit", "reads"),
+            "input": s.get("input", 0),
+            "no_adapter": s.get("no_adapter", 0),
+            "warnings": " | ".join(p.get("warnings", []) + s.get("warnings", [])),
+        }
+    return {
+        "id": "exomir_protocols",
+        "section_name": "Library kit",
+        "description": (
+            "Kit preset per sample: configured value, the preset used (auto-detected from the "
+            "first 100,000 reads when 'auto'), its 3' adapter, and warnings (e.g. TruSeq and "
+            "NEXTflex share an adapter and cannot be told apart by it)."
+        ),
+        "plot_type": "table",
+        "pconfig": {"id": "exomir_protocols_table", "title": "exomir: library kit"},
+        "data": data,
+    }
+
+
+def general_stats_section(rows: Sequence[dict[str, str]]) -> dict:
+    data = {}
+    for row in rows:
+        total = float(row["input"]) or 1.0
+        data[row["sample"]] = {
+            "input_reads": _number(row["input"]),
+            "mature_pct": round(100 * float(row["mature"]) / total, 2),
+            "dimer_pct": round(100 * float(row["adapter_dimer"]) / total, 2),
+        }
+    return {
+        "id": "exomir_general",
+        "plot_type": "generalstats",
+        "pconfig": [
+            {"input_reads": {"title": "Reads", "description": "input reads", "format": "{:,.0f}"}},
+            {"mature_pct": {"title": "% miRNA", "suffix": "%", "max": 100, "min": 0}},
+            {"dimer_pct": {"title": "% dimer", "suffix": "%", "max": 100, "min": 0}},
+        ],
+        "data": data,
+    }
+
+
+def write_report_content(
+    fates_path: str | os.PathLike,
+    protocol_paths: Sequence[str | os.PathLike],
+    stats_paths: Sequence[str | os.PathLike],
+    outdir: str | os.PathLike,
+) -> list[Path]:
+    outdir = Path(outdir)
+    rows = read_fates(fates_path)
+    protocols = {}
+    for path in protocol_paths:
+        record = json.loads(Path(path).read_text())
+        protocols[record["sample"]] = record
+    stats = {}
+    for path in stats_paths:
+        record = json.loads(Path(path).read_text())
+        stats[record["sample"]] = record
+    sections = {
+        "exomir_general_mqc.json": general_stats_section(rows),
+        "exomir_read_fates_mqc.json": fates_section(rows),
+        "exomir_insert_lengths_mqc.json": insert_length_section(stats),
+        "exomir_protocols_mqc.json": protocol_section(protocols, stats),
+    }
+    written = []
+    for name, section in sections.items():
+        with atomic_open(outdir / name) as handle:
+            json.dump(section, handle, indent=1, sort_keys=True)
+        written.append(outdir / name)
+    return written

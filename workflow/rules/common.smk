@@ -1,0 +1,180 @@
+# The only place that reads config and the sample sheet. Everything is validated here, at
+# load time, so a bad sheet or config fails before any job runs, with one line naming the
+# file, row/key and problem. Rules get their inputs from the small functions below.
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from exomir.config import PROTOCOLS, resolve_path, validate_config
+from exomir.errors import ExomirError
+from exomir.samplesheet import read_sample_sheet
+
+# Rules call `exomir`, `multiqc`, `bowtie`...: put this interpreter's bin directory (the
+# .venv) first on PATH, so `.venv/bin/snakemake` works without activating the venv, and
+# cluster jobs, which re-run this file, find the same tools.
+os.environ["PATH"] = os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ["PATH"]]
+)
+
+# Without --configfile the bundled demo config is in use: its relative paths point into the
+# repository. A user's config resolves its relative paths against the working directory.
+USING_BUNDLED_CONFIG = not workflow.config_settings.configfiles
+CONFIG_SOURCE = (
+    str(REPO / "config" / "config.yaml")
+    if USING_BUNDLED_CONFIG
+    else ", ".join(str(p) for p in workflow.config_settings.configfiles)
+)
+PATH_BASE = REPO if USING_BUNDLED_CONFIG else Path.cwd()
+
+try:
+    CONFIG = validate_config(config, source=f"config {CONFIG_SOURCE}")
+    COUNTS_MATRIX = (
+        resolve_path(CONFIG["counts_matrix"], PATH_BASE)
+        if CONFIG["counts_matrix"]
+        else None
+    )
+    SHEET_PATH = resolve_path(CONFIG["samples"], PATH_BASE)
+    SHEET = read_sample_sheet(
+        SHEET_PATH,
+        base_dir=PATH_BASE,
+        need_fastq=COUNTS_MATRIX is None,
+        protocols=PROTOCOLS,
+    )
+except ExomirError as error:
+    raise WorkflowError(str(error)) from None
+
+SAMPLES = SHEET.by_name()
+SAMPLE_NAMES = SHEET.names
+
+
+wildcard_constraints:
+    sample=r"[A-Za-z0-9][A-Za-z0-9._-]*",
+
+
+def quoted_json(value):
+    """A config fragment as one shell-quoted JSON argument (rules pass specs this way)."""
+    return shlex.quote(json.dumps(value, sort_keys=True))
+
+
+def get_fastq(wildcards):
+    return [str(p) for p in SAMPLES[wildcards.sample].fastq]
+
+
+def get_protocol(wildcards):
+    return SAMPLES[wildcards.sample].protocol or CONFIG["protocol"]
+
+
+def get_adapter_option(wildcards):
+    adapter = SAMPLES[wildcards.sample].adapter or CONFIG["adapter"]
+    return f"--adapter {adapter}" if adapter else ""
+
+
+def bundled(path):
+    return str(REPO / path)
+
+
+def reference_inputs(wildcards=None):
+    """mature/hairpin (and GFF3) files the reference is built from, by reference.source."""
+    reference = CONFIG["reference"]
+    species = CONFIG["species"]
+    if reference["source"] == "bundled":
+        inputs = {
+            "mature": bundled("resources/mirbase/mature.fa.gz"),
+            "hairpin": bundled("resources/mirbase/hairpin.fa.gz"),
+        }
+        gff3 = REPO / "resources" / "mirbase" / f"{species}.gff3.gz"
+        if reference["use_gff3"] and gff3.exists():
+            inputs["gff3"] = str(gff3)
+        return inputs
+    if reference["source"] == "local":
+        inputs = {
+            "mature": str(resolve_path(reference["mature"], PATH_BASE)),
+            "hairpin": str(resolve_path(reference["hairpin"], PATH_BASE)),
+        }
+        if reference["use_gff3"]:
+            inputs["gff3"] = str(resolve_path(reference["gff3"], PATH_BASE))
+        return inputs
+    inputs = {
+        "mature": "results/reference/download/mature.fa",
+        "hairpin": "results/reference/download/hairpin.fa",
+    }
+    if reference["use_gff3"]:
+        inputs["gff3"] = f"results/reference/download/{species}.gff3"
+    return inputs
+
+
+def download_url(wildcards):
+    return CONFIG["reference"]["base_url"].rstrip("/") + "/" + wildcards.file
+
+
+def download_md5_option(wildcards):
+    md5 = CONFIG["reference"]["md5"].get(wildcards.file)
+    return f"--md5 {md5}" if md5 else ""
+
+
+def spikein_fasta_option(wildcards=None):
+    if CONFIG["spikein_fasta"]:
+        return "--spikein-fasta " + shlex.quote(
+            str(resolve_path(CONFIG["spikein_fasta"], PATH_BASE))
+        )
+    return ""
+
+
+def per_sample(pattern):
+    return expand(pattern, sample=SAMPLE_NAMES)
+
+
+BOWTIE_INDEX_SUFFIXES = (
+    ".1.ebwt",
+    ".2.ebwt",
+    ".3.ebwt",
+    ".4.ebwt",
+    ".rev.1.ebwt",
+    ".rev.2.ebwt",
+)
+
+
+def get_final_output():
+    outputs = []
+    if COUNTS_MATRIX is None:
+        outputs += [
+            "results/counts/mature_counts.tsv",
+            "results/counts/mature_cpm.tsv",
+            "results/counts/hairpin_counts.tsv",
+            "results/counts/spikein_counts.tsv",
+            "results/counts/isomir_counts.tsv",
+            "results/qc/read_fates.tsv",
+            "results/multiqc/multiqc_report.html",
+        ]
+        outputs += per_sample("results/align/{sample}/hairpin.bam.bai")
+    outputs.append("results/provenance.yaml")
+    outputs += de_outputs()
+    return outputs
+
+
+def provenance_inputs(wildcards):
+    if COUNTS_MATRIX is not None:
+        return [str(COUNTS_MATRIX)]
+    return ["results/reference/reference.json"] + per_sample(
+        "results/trimmed/{sample}/protocol.json"
+    )
+
+
+def provenance_options(wildcards):
+    if COUNTS_MATRIX is not None:
+        return f"--counts-matrix {shlex.quote(str(COUNTS_MATRIX))}"
+    return (
+        "--reference-json results/reference/reference.json"
+        " --protocol-template 'results/trimmed/{sample}/protocol.json'"
+    )
+
+
+def multiqc_search_dirs(wildcards):
+    dirs = ["results/qc/multiqc", "logs/align"]
+    if CONFIG["contrasts"]:
+        dirs.append("results/de/multiqc")
+    return " ".join(dirs)

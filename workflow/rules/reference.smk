@@ -1,0 +1,56 @@
+# The species reference: hairpins, mature positions on them, spike-ins, bowtie indexes.
+# Built once per run directory from the bundled miRBase subset, local files, or a download.
+
+
+rule download_mirbase:
+    output:
+        "results/reference/download/{file}",
+    log:
+        "logs/reference/download_{file}.log",
+    wildcard_constraints:
+        file=r"[A-Za-z0-9._-]+",
+    params:
+        url=download_url,
+        md5=download_md5_option,
+    shell:
+        "exomir download --url {params.url:q} --out {output:q} {params.md5} > {log:q} 2>&1"
+
+
+rule build_reference:
+    input:
+        unpack(reference_inputs),
+    output:
+        hairpin="results/reference/hairpin.fa",
+        mature="results/reference/mature.fa",
+        spikein="results/reference/spikein.fa",
+        positions="results/reference/mature_positions.tsv",
+        summary="results/reference/reference.json",
+    log:
+        "logs/reference/build_reference.log",
+    params:
+        species=CONFIG["species"],
+        release=CONFIG["reference"]["release"],
+        spikeins=" ".join(f"--spikein {shlex.quote(s)}" for s in CONFIG["spikeins"]),
+        spikein_fasta=spikein_fasta_option,
+        gff3=lambda wildcards, input: (
+            f"--gff3 {shlex.quote(input.gff3)}" if "gff3" in input.keys() else ""
+        ),
+    shell:
+        "exomir build-reference --mature {input.mature:q} --hairpin {input.hairpin:q} {params.gff3}"
+        " --species {params.species} --release {params.release:q} {params.spikeins}"
+        " {params.spikein_fasta} --outdir results/reference > {log:q} 2>&1"
+
+
+rule bowtie_index:
+    input:
+        "results/reference/{reference}.fa",
+    output:
+        multiext("results/reference/bowtie/{reference}", *BOWTIE_INDEX_SUFFIXES),
+    log:
+        "logs/reference/bowtie_index_{reference}.log",
+    wildcard_constraints:
+        reference="hairpin|spikein",
+    threads: 2
+    shell:
+        "bowtie-build --threads {threads} {input:q} results/reference/bowtie/{wildcards.reference}"
+        " > {log:q} 2>&1"
