@@ -24,7 +24,8 @@ def test_defaults_are_filled_in_nested_keys():
 
 
 def test_missing_samples_is_an_error_not_a_fallback():
-    assert error_of({"protocol": "auto"}) == "config my.yaml: required key 'samples' is missing"
+    message = error_of({"protocol": "auto"})
+    assert message.startswith("config my.yaml: required key 'samples' is missing")
 
 
 def test_enum_violation_lists_allowed_values():

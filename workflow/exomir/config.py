@@ -70,6 +70,10 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def validate_config(config: Mapping, source: str = "config") -> dict:
     """Return a copy of ``config`` with defaults filled, or raise ExomirError naming the key."""
     resolved = copy.deepcopy(dict(config))
+    if "samples" not in resolved and "geo" not in resolved:
+        raise ExomirError(
+            f"{source}: required key 'samples' is missing (or 'geo', to propose a sheet from GEO)"
+        )
     schema = load_schema("config")
     _fill_defaults(schema, resolved)
     validator = jsonschema.Draft202012Validator(schema)

@@ -17,12 +17,14 @@ from exomir.errors import ExomirError
 
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ADAPTER = re.compile(r"^[ACGTNacgtn]+$")
+RUN_ACCESSION = re.compile(r"^[SED]RR[0-9]+$")
 
 
 @dataclass
 class Sample:
     name: str
     fastq: list[Path]
+    runs: list[str] = field(default_factory=list)
     protocol: str | None = None
     adapter: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
@@ -71,8 +73,10 @@ def read_sample_sheet(
     if "sample" not in header:
         hint = " (is it comma-separated? it must be tab-separated)" if "," in lines[0] else ""
         raise ExomirError(f"sample sheet {where}: header has no 'sample' column{hint}")
-    if need_fastq and "fastq" not in header:
-        raise ExomirError(f"sample sheet {where}: header has no 'fastq' column")
+    if need_fastq and "fastq" not in header and "runs" not in header:
+        raise ExomirError(
+            f"sample sheet {where}: header has no 'fastq' column (nor 'runs' to download)"
+        )
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise ExomirError(
@@ -102,9 +106,15 @@ def read_sample_sheet(
                 f"{at}, column sample: duplicate sample name {name!r} (first on line {seen[name]})"
             )
         seen[name] = line_no
+        runs = [r.strip() for r in values.get("runs", "").split(";") if r.strip()]
+        for run in runs:
+            if not RUN_ACCESSION.match(run):
+                raise ExomirError(
+                    f"{at}, column runs: {run!r} is not an SRA/ENA/DDBJ run accession"
+                )
         fastqs: list[Path] = []
-        if "fastq" in header:
-            fastqs = _fastq_paths(values["fastq"], base_dir, at, check_files, need_fastq)
+        if values.get("fastq") or not runs:
+            fastqs = _fastq_paths(values.get("fastq", ""), base_dir, at, check_files, need_fastq)
         protocol = values.get("protocol") or None
         if protocol is not None and protocols and protocol not in protocols:
             allowed = ", ".join(sorted(protocols))
@@ -113,10 +123,12 @@ def read_sample_sheet(
         if adapter is not None and not ADAPTER.match(adapter):
             raise ExomirError(f"{at}, column adapter: {adapter!r} is not a DNA sequence")
         metadata = {
-            k: v for k, v in values.items() if k not in {"sample", "fastq", "protocol", "adapter"}
+            k: v
+            for k, v in values.items()
+            if k not in {"sample", "fastq", "runs", "protocol", "adapter"}
         }
         samples.append(
-            Sample(name, fastqs, protocol, adapter.upper() if adapter else None, metadata)
+            Sample(name, fastqs, runs, protocol, adapter.upper() if adapter else None, metadata)
         )
     return SampleSheet(path, header, samples)
 
@@ -136,7 +148,7 @@ def _fastq_paths(
     parts = [p.strip() for p in field_value.split(";") if p.strip()]
     if not parts:
         if required:
-            raise ExomirError(f"{at}, column fastq: is empty")
+            raise ExomirError(f"{at}, column fastq: is empty (give a FASTQ path or 'runs')")
         return []
     paths = []
     for part in parts:

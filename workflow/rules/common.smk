@@ -37,18 +37,26 @@ try:
         if CONFIG["counts_matrix"]
         else None
     )
-    SHEET_PATH = resolve_path(CONFIG["samples"], PATH_BASE)
-    SHEET = read_sample_sheet(
-        SHEET_PATH,
-        base_dir=PATH_BASE,
-        need_fastq=COUNTS_MATRIX is None,
-        protocols=PROTOCOLS,
+    # `geo:` without `samples:` is step 1 of a GEO reanalysis: only propose a sheet.
+    GEO_SHEET_ONLY = "samples" not in CONFIG
+    SHEET_PATH = None if GEO_SHEET_ONLY else resolve_path(CONFIG["samples"], PATH_BASE)
+    SHEET = (
+        None
+        if GEO_SHEET_ONLY
+        else read_sample_sheet(
+            SHEET_PATH,
+            base_dir=PATH_BASE,
+            need_fastq=COUNTS_MATRIX is None,
+            protocols=PROTOCOLS,
+        )
     )
 except ExomirError as error:
     raise WorkflowError(str(error)) from None
 
-SAMPLES = SHEET.by_name()
-SAMPLE_NAMES = SHEET.names
+SAMPLES = {} if GEO_SHEET_ONLY else SHEET.by_name()
+SAMPLE_NAMES = [] if GEO_SHEET_ONLY else SHEET.names
+# Samples given as run accessions (GEO reanalysis) get their FASTQ from rule fetch_fastq.
+RUNS = {name: s.runs for name, s in SAMPLES.items() if s.runs and not s.fastq}
 
 
 wildcard_constraints:
@@ -61,6 +69,8 @@ def quoted_json(value):
 
 
 def get_fastq(wildcards):
+    if wildcards.sample in RUNS:
+        return [f"results/fastq/{wildcards.sample}.fastq.gz"]
     return [str(p) for p in SAMPLES[wildcards.sample].fastq]
 
 
@@ -139,6 +149,8 @@ BOWTIE_INDEX_SUFFIXES = (
 
 
 def get_final_output():
+    if GEO_SHEET_ONLY:
+        return ["results/geo/samples.tsv"]
     outputs = []
     if COUNTS_MATRIX is None:
         outputs += [
