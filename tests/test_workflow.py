@@ -34,7 +34,7 @@ def repo_snapshot():
 
 @pytest.fixture
 def reads(tmp_path):
-    source = DATA / "reads" / "human_truseq_1.fastq.gz"
+    source = DATA / "reads" / "human_truseq_1_2k.fastq.gz"
     target = tmp_path / "my reads.fastq.gz"  # a space, on purpose
     shutil.copy(source, target)
     return target

@@ -9,10 +9,12 @@ Parameters, and why:
 - ``-a --best --strata``: report every alignment in the best mismatch stratum only, so a
   read on let-7a-1/2/3 is seen on all three loci and counting can treat it as one miRNA,
   while a perfect hit is never diluted by 1-mismatch hits elsewhere.
-- ``-S --no-unal`` piped into ``samtools view -b``: a BAM in bowtie's output order, i.e.
-  all alignments of a read consecutive (what counting needs); ``--un`` keeps the reads that
-  did not align for the next reference in line. ``--reorder`` keeps input order whatever
-  the thread count, so BAMs are identical between reruns.
+- ``-S`` piped into ``samtools view -b -F 4``: a BAM in bowtie's output order, i.e. all
+  alignments of a read consecutive (what counting needs), without unaligned records;
+  ``--un`` keeps the reads that did not align for the next reference in line.
+  ``--reorder`` keeps input order whatever the thread count, so BAMs are identical between
+  reruns. (Unaligned records are dropped by samtools, not by bowtie's ``--no-unal``:
+  bowtie 1.3.1 deadlocks with ``--no-unal --reorder -p 2``.)
 Alignments are made against hairpins, not mature sequences: 3'-extended isomiRs run off
 the end of a mature reference and would be lost.
 """
@@ -42,7 +44,6 @@ def bowtie_arguments(index: str, reads: str, unaligned: str, mismatches: int, th
         "--best",
         "--strata",
         "-S",
-        "--no-unal",
         "--reorder",
         "-p",
         str(threads),
@@ -94,7 +95,7 @@ def align(
             stderr=log_fh,
         )
         samtools = subprocess.run(
-            ["samtools", "view", "-b", "-o", str(tmp_bam), "-"],
+            ["samtools", "view", "-b", "-F", "4", "-o", str(tmp_bam), "-"],
             stdin=bowtie.stdout,
             stderr=log_fh,
         )

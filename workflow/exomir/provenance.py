@@ -51,7 +51,7 @@ def sha256(path: str | os.PathLike) -> str:
 
 def _first_line(command: list[str]) -> str:
     try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        out = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=30)
     except (OSError, subprocess.SubprocessError):
         return "not found"
     text = (out.stdout or out.stderr).strip().splitlines()

@@ -5,6 +5,8 @@ arm of a hairpin), so the reference this module builds is the hairpins of one sp
 plus, for every mature sequence, its 0-based half-open span on each hairpin that holds it.
 miRBase files come in two header styles (``>hsa-mir-21 MI0000077`` and the long one with
 the species name) and wrap sequences over several lines; both parse the same here.
+A species GFF3, when given, supplies the spans from coordinates, trusted only where the
+hairpin sequence confirms them. build_reference writes the whole reference directory.
 """
 
 from __future__ import annotations

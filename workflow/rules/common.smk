@@ -126,6 +126,12 @@ def download_md5_option(wildcards):
     return f"--md5 {md5}" if md5 else ""
 
 
+def spikein_options():
+    if not CONFIG["spikeins"]:
+        return "--no-spikeins"
+    return " ".join(f"--spikein {shlex.quote(s)}" for s in CONFIG["spikeins"])
+
+
 def spikein_fasta_option(wildcards=None):
     if CONFIG["spikein_fasta"]:
         return "--spikein-fasta " + shlex.quote(

@@ -30,7 +30,7 @@ rule build_reference:
     params:
         species=CONFIG["species"],
         release=CONFIG["reference"]["release"],
-        spikeins=" ".join(f"--spikein {shlex.quote(s)}" for s in CONFIG["spikeins"]),
+        spikeins=spikein_options(),
         spikein_fasta=spikein_fasta_option,
         gff3=lambda wildcards, input: (
             f"--gff3 {shlex.quote(input.gff3)}" if "gff3" in input.keys() else ""

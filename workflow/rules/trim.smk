@@ -27,8 +27,9 @@ rule trim:
         stats="results/trimmed/{sample}/trim_stats.json",
     log:
         "logs/trim/{sample}.trim.log",
-    threads: 2
+    threads: 1
     resources:
+        # ~170 bytes per distinct raw sequence: 2 GB holds ~8 M distinct sequences.
         mem_mb=2000,
     params:
         min_length=CONFIG["min_length"],

@@ -1,0 +1,179 @@
+"""Counting real bowtie output: collapsed reads -> spike-ins -> hairpins -> exomir count.
+
+The reference is a handful of real human hairpins (tests/data/counting, see its README);
+bowtie runs with the workflow's parameters, so the BAM layout counting relies on
+(all alignments of a read consecutive, SEQ = read, NM tag) is checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pysam
+import pytest
+
+from conftest import DATA
+from exomir import cli
+from exomir.collapsed import write_collapsed
+from exomir.reference import locate_matures, read_fasta
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("bowtie") is None or shutil.which("samtools") is None,
+    reason="bowtie and samtools are needed",
+)
+
+SOURCE = DATA / "counting"
+HAIRPINS = {r.name: r.sequence for r in read_fasta(SOURCE / "hairpin.fa")}
+BOWTIE_HAIRPIN_OPTIONS = ["-v", "1", "--norc", "-a", "--best", "--strata", "-S", "--no-unal"]
+
+LET7A_5P = "TGAGGTAGTAGGTTGTATAGTT"
+READS = {
+    LET7A_5P: 100,  # on let-7a-1, -2 and -3
+    LET7A_5P + "A": 20,  # non-templated 3' A: one mismatch on all three
+    "TAGCTTATCAGACTGATGTTG": 50,  # miR-21-5p one nt short
+    "ACAGTAGTCTGCACATTGGTTA": 30,  # miR-199a-3p = miR-199b-3p, on three hairpins
+    "TGGAATGTAAAGAAGTATGTAT": 10,  # miR-1-3p on mir-1-1 and mir-1-2
+    HAIRPINS["hsa-mir-21"][30:52]: 7,  # the loop of mir-21: hairpin only
+    "TAGCAGCACGTCAATATTGGCG": 3,  # miR-16-5p with one mismatch
+    "TCACCGGGTGTAAATCAGCTTG": 40,  # spike-in cel-miR-39-3p
+    "TTTGTACTCCGATGCCATTCAGA": 2,  # spike-in cel-miR-238-3p
+    "GATCGATCGGCCGGATATCCGA": 5,  # aligns nowhere
+}
+
+
+def bowtie(index: Path, reads: Path, bam: Path, unaligned: Path) -> None:
+    command = ["bowtie", *BOWTIE_HAIRPIN_OPTIONS, "--reorder", "-f", "--un", str(unaligned)]
+    aligner = subprocess.Popen(
+        [*command, "-x", str(index), str(reads)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        ["samtools", "view", "-b", "-o", str(bam), "-"], stdin=aligner.stdout, check=True
+    )
+    aligner.stdout.close()
+    assert aligner.wait() == 0
+
+
+def build_index(fasta: Path, prefix: Path) -> Path:
+    subprocess.run(["bowtie-build", "-q", str(fasta), str(prefix)], check=True)
+    return prefix
+
+
+def reference_dir(directory: Path) -> Path:
+    directory.mkdir()
+    for name in ("hairpin.fa", "mature.fa", "spikein.fa"):
+        shutil.copy(SOURCE / name, directory / name)
+    placements, _ = locate_matures(
+        read_fasta(directory / "mature.fa"), read_fasta(directory / "hairpin.fa")
+    )
+    rows = [f"{p.hairpin}\t{p.mature}\t{p.start}\t{p.end}\t{p.sequence}\n" for p in placements]
+    (directory / "mature_positions.tsv").write_text(
+        "hairpin\tmature\tstart\tend\tsequence\n" + "".join(rows)
+    )
+    return directory
+
+
+@pytest.fixture(scope="module")
+def aligned(tmp_path_factory) -> dict[str, Path]:
+    """Collapsed reads aligned to spike-ins, the rest to hairpins, as the workflow does."""
+    work = tmp_path_factory.mktemp("bowtie")
+    reference = reference_dir(work / "reference")
+    reads = work / "inserts.fa"
+    write_collapsed(READS, reads)
+    spikein_index = build_index(reference / "spikein.fa", work / "spikein")
+    hairpin_index = build_index(reference / "hairpin.fa", work / "hairpin")
+    bowtie(spikein_index, reads, work / "spikein.bam", work / "not_spikein.fa")
+    bowtie(hairpin_index, work / "not_spikein.fa", work / "hairpin.bam", work / "unaligned.fa")
+    passed = sum(READS.values())
+    stats = {"sample": "S1", "unit": "reads", "input": passed + 9, "adapter_dimer": 9}
+    stats.update(too_short=0, too_long=0, umi_duplicate=0, passed=passed, no_adapter=1)
+    (work / "trim_stats.json").write_text(json.dumps(stats))
+    return {"work": work, "reference": reference}
+
+
+def run_count(aligned: dict[str, Path], multimapper: str) -> Path:
+    work = aligned["work"]
+    outdir = work / multimapper
+    status = cli.main(
+        ["count", "--sample", "S1", "--multimapper", multimapper]
+        + ["--hairpin-bam", str(work / "hairpin.bam"), "--spikein-bam", str(work / "spikein.bam")]
+        + [
+            "--reference-dir",
+            str(aligned["reference"]),
+            "--trim-stats",
+            str(work / "trim_stats.json"),
+        ]
+        + ["--outdir", str(outdir)]
+    )
+    assert status == 0
+    return outdir
+
+
+def nonzero(path: Path) -> dict[str, str]:
+    rows = [line.split("\t") for line in path.read_text().splitlines()[1:]]
+    return {name: value for name, value in rows if value != "0"}
+
+
+def test_bowtie_output_keeps_the_alignments_of_a_read_together(aligned):
+    with pysam.AlignmentFile(str(aligned["work"] / "hairpin.bam"), "rb", check_sq=False) as bam:
+        names = [record.query_name for record in bam]
+    blocks = [name for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
+    assert len(blocks) == len(set(blocks))
+    assert len(names) > len(blocks)  # multi-mappers are reported on every hairpin (-a)
+
+
+def test_mature_counts_on_real_alignments(aligned):
+    outdir = run_count(aligned, "fractional")
+    assert nonzero(outdir / "mature.tsv") == {
+        "hsa-let-7a-5p": "120",
+        "hsa-miR-1-3p": "10",
+        "hsa-miR-16-5p": "3",
+        "hsa-miR-199a-3p": "15",
+        "hsa-miR-199b-3p": "15",
+        "hsa-miR-21-5p": "50",
+    }
+
+
+def test_hairpin_and_spikein_counts_on_real_alignments(aligned):
+    outdir = run_count(aligned, "fractional")
+    hairpins = nonzero(outdir / "hairpin.tsv")
+    assert [hairpins[f"hsa-let-7a-{i}"] for i in (1, 2, 3)] == ["40", "40", "40"]
+    assert hairpins["hsa-mir-21"] == "57"
+    assert "hsa-mir-15a" not in hairpins
+    assert nonzero(outdir / "spikein.tsv") == {"cel-miR-238-3p": "2", "cel-miR-39-3p": "40"}
+
+
+def test_collapse_policy_on_real_alignments(aligned):
+    mature = nonzero(run_count(aligned, "collapse") / "mature.tsv")
+    assert mature["hsa-miR-199a-3p/hsa-miR-199b-3p"] == "30"
+    assert "hsa-miR-199a-3p" not in mature
+
+
+def test_unique_policy_drops_the_identical_pair_but_not_let7a(aligned):
+    mature = nonzero(run_count(aligned, "unique") / "mature.tsv")
+    assert mature["hsa-let-7a-5p"] == "120"
+    assert "hsa-miR-199a-3p" not in mature
+
+
+def test_fates_on_real_alignments_sum_to_input(aligned):
+    header, row = (run_count(aligned, "fractional") / "fates.tsv").read_text().splitlines()
+    fates = dict(zip(header.split("\t"), row.split("\t"), strict=True))
+    assert fates["spikein"] == "42"
+    assert fates["mature"] == "213"
+    assert fates["hairpin_only"] == "7"
+    assert fates["unassigned"] == "5"
+    partition = [int(fates[c]) for c in header.split("\t")[2:-1]]
+    assert sum(partition) == int(fates["input"])
+
+
+def test_isomirs_on_real_alignments(aligned):
+    lines = (run_count(aligned, "fractional") / "isomirs.tsv").read_text().splitlines()
+    rows = {tuple(line.split("\t")[:2]): line.split("\t")[2:] for line in lines[1:]}
+    assert rows["hsa-let-7a-5p", LET7A_5P] == ["0", "0", "0", "100"]
+    assert rows["hsa-let-7a-5p", LET7A_5P + "A"] == ["0", "1", "1", "20"]
+    assert rows["hsa-miR-21-5p", "TAGCTTATCAGACTGATGTTG"] == ["0", "-1", "0", "50"]
+    assert rows["hsa-miR-16-5p", "TAGCAGCACGTCAATATTGGCG"] == ["0", "0", "1", "3"]

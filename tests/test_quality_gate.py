@@ -1,0 +1,146 @@
+"""The EV quality gate: per-sample checks, the table it writes and which samples DE drops."""
+
+import pandas as pd
+import pytest
+
+from exomir.cli import main
+from exomir.commands.de_contrast import _exclusions
+from exomir.errors import ExomirError
+from exomir.quality_gate import (
+    QUALITY_COLUMNS,
+    QualityThresholds,
+    evaluate_quality,
+    failing_samples,
+    read_quality,
+    read_read_fates,
+    samples_without_mirna_reads,
+    write_quality,
+)
+
+FATES_HEADER = (
+    "sample\tinput\tadapter_dimer\ttoo_short\ttoo_long\tumi_duplicate\tspikein\tmature\t"
+    "hairpin_only\tunassigned\tno_adapter\n"
+)
+
+
+def fates_file(tmp_path, rows):
+    path = tmp_path / "read_fates.tsv"
+    lines = [FATES_HEADER]
+    for sample, total, dimer, mature in rows:
+        rest = total - dimer - mature
+        lines.append(f"{sample}\t{total}\t{dimer}\t0\t0\t0\t0\t{mature}\t0\t{rest}\t0\n")
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.fixture
+def fates(tmp_path):
+    return read_read_fates(
+        fates_file(
+            tmp_path,
+            [
+                ("good", 1_000_000, 100_000, 600_000),
+                ("shallow", 200_000, 10_000, 50_000),
+                ("dimers", 1_000_000, 700_000, 200_000),
+                ("empty", 300_000, 290_000, 0),
+            ],
+        )
+    )
+
+
+def by_sample(table):
+    return table.set_index("sample")
+
+
+def test_deep_clean_library_passes(fates):
+    row = by_sample(evaluate_quality(fates, QualityThresholds())).loc["good"]
+    assert row["overall"] == "PASS" and row["failed_checks"] == "none"
+    assert row["mirna_fraction"] == pytest.approx(0.6)
+
+
+def test_too_few_mirna_reads_fails_that_check_only(fates):
+    row = by_sample(evaluate_quality(fates, QualityThresholds())).loc["shallow"]
+    assert row["mirna_reads_check"] == "FAIL"
+    assert row["adapter_dimer_fraction_check"] == "PASS"
+    assert row["failed_checks"] == "mirna_reads"
+
+
+def test_adapter_dimer_fraction_above_threshold_fails(fates):
+    row = by_sample(evaluate_quality(fates, QualityThresholds())).loc["dimers"]
+    assert row["adapter_dimer_fraction"] == pytest.approx(0.7)
+    assert row["adapter_dimer_fraction_check"] == "FAIL" and row["overall"] == "FAIL"
+
+
+def test_sample_with_zero_mirna_reads_fails_even_with_threshold_zero(fates):
+    quality = evaluate_quality(fates, QualityThresholds(min_mirna_reads=0))
+    assert by_sample(quality).loc["empty", "overall"] == "FAIL"
+    assert samples_without_mirna_reads(quality) == ["empty"]
+
+
+def test_thresholds_come_from_config_with_defaults():
+    thresholds = QualityThresholds.from_config({"quality_gate": {"min_mirna_reads": 10}})
+    assert thresholds.min_mirna_reads == 10
+    assert thresholds.max_adapter_dimer_fraction == 0.5 and not thresholds.drop_failing
+
+
+def test_sample_without_input_reads_fails_with_na_fractions(tmp_path):
+    fates = read_read_fates(fates_file(tmp_path, [("none", 0, 0, 0)]))
+    row = evaluate_quality(fates, QualityThresholds()).iloc[0]
+    assert row["overall"] == "FAIL"
+    write_quality(evaluate_quality(fates, QualityThresholds()), tmp_path / "q.tsv")
+    assert "\tNA\t" in (tmp_path / "q.tsv").read_text()
+
+
+def test_missing_column_is_named(tmp_path):
+    (tmp_path / "f.tsv").write_text("sample\tinput\tmature\nA\t10\t5\n")
+    with pytest.raises(ExomirError, match=r"f.tsv: missing column\(s\) adapter_dimer"):
+        read_read_fates(tmp_path / "f.tsv")
+
+
+def test_negative_count_names_sample_and_column(tmp_path):
+    (tmp_path / "f.tsv").write_text("sample\tinput\tadapter_dimer\tmature\nA\t10\t-1\t5\n")
+    with pytest.raises(ExomirError, match="sample 'A' column 'adapter_dimer'"):
+        read_read_fates(tmp_path / "f.tsv")
+
+
+def test_table_round_trips_and_lists_failing_samples(fates, tmp_path):
+    quality = evaluate_quality(fates, QualityThresholds())
+    write_quality(quality, tmp_path / "ev_quality.tsv")
+    back = read_quality(tmp_path / "ev_quality.tsv")
+    assert list(back.columns) == QUALITY_COLUMNS
+    assert failing_samples(back) == ["dimers", "empty", "shallow"]
+
+
+def test_keep_and_flag_excludes_only_samples_without_mirna_reads(fates, tmp_path):
+    write_quality(evaluate_quality(fates, QualityThresholds()), tmp_path / "q.tsv")
+    excluded, kept = _exclusions(str(tmp_path / "q.tsv"), drop_failing=False)
+    assert excluded == {"empty": "no miRNA reads"}
+    assert kept == ["dimers", "shallow"]
+
+
+def test_drop_failing_excludes_every_failing_sample(fates, tmp_path):
+    write_quality(evaluate_quality(fates, QualityThresholds()), tmp_path / "q.tsv")
+    excluded, kept = _exclusions(str(tmp_path / "q.tsv"), drop_failing=True)
+    assert sorted(excluded) == ["dimers", "empty", "shallow"] and kept == []
+
+
+def test_command_writes_table_and_multiqc_section(tmp_path):
+    path = fates_file(tmp_path, [("a", 1_000_000, 10, 500_000), ("b", 1000, 900, 10)])
+    out, mqc = tmp_path / "qc" / "ev_quality.tsv", tmp_path / "mqc" / "ev_quality_mqc.tsv"
+    spec = '{"quality_gate": {"min_mirna_reads": 1000}}'
+    argv = ["quality-gate", "--read-fates", str(path), "--spec", spec, "--out", str(out)]
+    assert main([*argv, "--multiqc", str(mqc)]) == 0
+    table = pd.read_csv(out, sep="\t")
+    assert table["overall"].tolist() == ["PASS", "FAIL"]
+    assert '# plot_type: "table"' in mqc.read_text()
+
+
+def test_command_reports_bad_input_in_one_line(tmp_path, capsys):
+    (tmp_path / "f.tsv").write_text("sample\tinput\n")
+    argv = ["quality-gate", "--read-fates", str(tmp_path / "f.tsv"), "--spec", "{}"]
+    assert main([*argv, "--out", str(tmp_path / "q.tsv")]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_exclusions_without_quality_table_exclude_nothing():
+    assert _exclusions(None, drop_failing=True) == ({}, [])

@@ -1,0 +1,49 @@
+"""exomir build-reference: one species' hairpins, matures, positions and spike-ins from miRBase."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from exomir.reference import DEFAULT_SPIKEINS, build_reference
+
+HELP = "build a species reference (hairpin.fa, mature.fa, spikein.fa, positions) from miRBase"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mature", required=True, help="miRBase mature.fa (all species; .gz ok)")
+    parser.add_argument("--hairpin", required=True, help="miRBase hairpin.fa (.gz ok)")
+    parser.add_argument("--gff3", help="miRBase species GFF3: mature positions from coordinates")
+    parser.add_argument("--species", required=True, help="miRBase species code, e.g. hsa")
+    parser.add_argument(
+        "--spikein",
+        action="append",
+        metavar="NAME",
+        help=f"spike-in mature name, repeatable (default: {' '.join(DEFAULT_SPIKEINS)})",
+    )
+    parser.add_argument("--no-spikeins", action="store_true", help="no named spike-ins")
+    parser.add_argument("--spikein-fasta", help="FASTA of further spike-in sequences")
+    parser.add_argument("--release", help="miRBase release, recorded in reference.json")
+    parser.add_argument("--outdir", required=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    spikeins = [] if args.no_spikeins else args.spikein
+    summary = build_reference(
+        args.mature,
+        args.hairpin,
+        args.species,
+        spikeins,
+        args.outdir,
+        gff3=args.gff3,
+        spikein_fasta=args.spikein_fasta,
+        release=args.release,
+    )
+    print(
+        f"{summary['species']}: {summary['hairpins']} hairpins, {summary['matures']} matures, "
+        f"{summary['placements']} placements, {len(summary['unplaced_matures'])} unplaced, "
+        f"{len(summary['spikeins'])} spike-ins, {len(summary['warnings'])} warnings "
+        f"-> {args.outdir}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,163 @@
+"""The EV quality gate: is a library deep and clean enough to trust its miRNA profile?
+
+EV and biofluid libraries start from picograms of RNA; a failed one is mostly adapter
+dimer and holds a few thousand miRNA reads, and its "profile" is noise that DE would
+happily test. Each sample is checked against thresholds on its read fates (from
+``results/qc/read_fates.tsv``); failing samples are flagged and, with
+``drop_failing: true``, left out of DE.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from exomir.atomic import atomic_open
+from exomir.errors import ExomirError
+from exomir.numbers import format_count
+
+REQUIRED_FATES = ("sample", "input", "adapter_dimer", "mature")
+QUALITY_COLUMNS = [
+    "sample",
+    "input_reads",
+    "mirna_reads",
+    "adapter_dimer_fraction",
+    "mirna_fraction",
+    "mirna_reads_min",
+    "mirna_reads_check",
+    "adapter_dimer_fraction_max",
+    "adapter_dimer_fraction_check",
+    "mirna_fraction_min",
+    "mirna_fraction_check",
+    "overall",
+    "failed_checks",
+]
+PASS, FAIL = "PASS", "FAIL"
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    min_mirna_reads: float = 100_000
+    max_adapter_dimer_fraction: float = 0.5
+    min_mirna_fraction: float = 0.0
+    drop_failing: bool = False
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> QualityThresholds:
+        raw = config.get("quality_gate") or {}
+        defaults = cls()
+        return cls(
+            min_mirna_reads=float(raw.get("min_mirna_reads", defaults.min_mirna_reads)),
+            max_adapter_dimer_fraction=float(
+                raw.get("max_adapter_dimer_fraction", defaults.max_adapter_dimer_fraction)
+            ),
+            min_mirna_fraction=float(raw.get("min_mirna_fraction", defaults.min_mirna_fraction)),
+            drop_failing=bool(raw.get("drop_failing", defaults.drop_failing)),
+        )
+
+
+def read_read_fates(path: str | os.PathLike) -> pd.DataFrame:
+    """The read-fate table, checked: required columns, unique samples, non-negative numbers."""
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"sample": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ExomirError(f"{path}: cannot read read fates: {error}") from error
+    missing = [c for c in REQUIRED_FATES if c not in table.columns]
+    if missing:
+        raise ExomirError(f"{path}: missing column(s) {', '.join(missing)}")
+    duplicated = sorted(set(table["sample"][table["sample"].duplicated()]))
+    if duplicated:
+        raise ExomirError(f"{path}: sample(s) listed twice: {', '.join(duplicated)}")
+    for column in REQUIRED_FATES[1:]:
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = table["sample"][values.isna() | (values < 0)]
+        if len(bad):
+            raise ExomirError(
+                f"{path}: sample '{bad.iloc[0]}' column '{column}': "
+                f"'{table.loc[bad.index[0], column]}' is not a non-negative number"
+            )
+        table[column] = values
+    return table
+
+
+def _fraction(part: float, whole: float) -> float:
+    return part / whole if whole > 0 else math.nan
+
+
+def evaluate_quality(fates: pd.DataFrame, thresholds: QualityThresholds) -> pd.DataFrame:
+    """One row per sample: each check's value, threshold and PASS/FAIL, and the overall call.
+
+    A fraction that cannot be computed (no input reads) fails its check.
+    """
+    rows = []
+    for fate in fates.itertuples(index=False):
+        mirna_reads = float(fate.mature)
+        dimer = _fraction(float(fate.adapter_dimer), float(fate.input))
+        mirna_fraction = _fraction(mirna_reads, float(fate.input))
+        checks = {
+            "mirna_reads": mirna_reads >= thresholds.min_mirna_reads and mirna_reads > 0,
+            "adapter_dimer_fraction": dimer <= thresholds.max_adapter_dimer_fraction,
+            "mirna_fraction": mirna_fraction >= thresholds.min_mirna_fraction,
+        }
+        failed = [name for name, passed in checks.items() if not passed]
+        rows.append(
+            {
+                "sample": fate.sample,
+                "input_reads": float(fate.input),
+                "mirna_reads": mirna_reads,
+                "adapter_dimer_fraction": dimer,
+                "mirna_fraction": mirna_fraction,
+                "mirna_reads_min": thresholds.min_mirna_reads,
+                "mirna_reads_check": PASS if checks["mirna_reads"] else FAIL,
+                "adapter_dimer_fraction_max": thresholds.max_adapter_dimer_fraction,
+                "adapter_dimer_fraction_check": PASS if checks["adapter_dimer_fraction"] else FAIL,
+                "mirna_fraction_min": thresholds.min_mirna_fraction,
+                "mirna_fraction_check": PASS if checks["mirna_fraction"] else FAIL,
+                "overall": FAIL if failed else PASS,
+                "failed_checks": ";".join(failed) if failed else "none",
+            }
+        )
+    return pd.DataFrame(rows, columns=QUALITY_COLUMNS)
+
+
+def _cell(column: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    value = float(value)
+    if math.isnan(value):
+        return "NA"
+    if "fraction" in column:
+        return f"{value:.4f}"
+    return format_count(value)
+
+
+def write_quality(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    with atomic_open(path) as out:
+        out.write("\t".join(QUALITY_COLUMNS) + "\n")
+        for row in table[QUALITY_COLUMNS].itertuples(index=False):
+            cells = [_cell(c, v) for c, v in zip(QUALITY_COLUMNS, row, strict=True)]
+            out.write("\t".join(cells) + "\n")
+
+
+def read_quality(path: str | os.PathLike) -> pd.DataFrame:
+    """A table written by ``write_quality``."""
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"sample": str, "overall": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ExomirError(f"{path}: cannot read quality table: {error}") from error
+    missing = [c for c in ("sample", "overall", "mirna_reads") if c not in table.columns]
+    if missing:
+        raise ExomirError(f"{path}: missing column(s) {', '.join(missing)}")
+    return table
+
+
+def failing_samples(quality: pd.DataFrame) -> list[str]:
+    return sorted(quality.loc[quality["overall"] == FAIL, "sample"].astype(str))
+
+
+def samples_without_mirna_reads(quality: pd.DataFrame) -> list[str]:
+    return sorted(quality.loc[quality["mirna_reads"] <= 0, "sample"].astype(str))

@@ -1,0 +1,421 @@
+"""Count tables: per-sample files, their merge into matrices, CPM, isomiRs and read fates.
+
+Per-sample count files (``mirna\\t<sample>``) list every feature of the reference in the
+same canonical order, so merging is a paste: each file's numbers go into one column of a
+preallocated matrix (rows x samples, float64: 10,000 samples x 3,000 rows is 240 MB) and
+the matrix is written row by row. The row names of every file are checked against the
+first file's, so a sample counted against another reference cannot be pasted in silently.
+
+Read fates partition a sample's input reads (``input`` = the sum of the columns between
+``input`` and ``no_adapter``); for UMI kits the columns after ``umi_duplicate`` are
+molecules, which is what keeps the partition summing to input reads.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from exomir.atomic import atomic_open
+from exomir.errors import ExomirError
+from exomir.numbers import format_count
+
+FATE_COLUMNS = (
+    "sample",
+    "input",
+    "adapter_dimer",
+    "too_short",
+    "too_long",
+    "umi_duplicate",
+    "spikein",
+    "mature",
+    "hairpin_only",
+    "unassigned",
+    "no_adapter",
+)
+TRIM_STATS_COUNTS = (
+    "input",
+    "adapter_dimer",
+    "too_short",
+    "too_long",
+    "umi_duplicate",
+    "passed",
+    "no_adapter",
+)
+# What trimming removes before alignment; input = these + passed.
+_TRIM_LOSSES = ("adapter_dimer", "too_short", "too_long", "umi_duplicate")
+ISOMIR_COLUMNS = ("mirna", "sequence", "start_offset", "end_offset", "mismatches", "count")
+MERGED_ISOMIR_COLUMNS = ("mirna", "sequence", "start_offset", "end_offset", "sample", "count")
+# Per-sample isomiR files merged at once; more go through sorted intermediate runs.
+MAX_OPEN_FILES = 256
+
+
+class _CountText(dict):
+    """format_count with memory: merged matrices repeat few values (mostly 0) many times."""
+
+    def __missing__(self, value: float) -> str:
+        if len(self) > 1_000_000:
+            self.clear()
+        text = self[value] = format_count(value)
+        return text
+
+
+# ---------------------------------------------------------------- per-sample outputs
+
+
+def write_count_column(
+    path: str | os.PathLike, sample: str, names: Sequence[str], values: Sequence[float]
+) -> None:
+    """One sample's table: header ``mirna\\t<sample>``, one row per feature, in order."""
+    if len(names) != len(values):
+        raise ValueError("names and values differ in length")
+    with atomic_open(path) as handle:
+        handle.write(f"mirna\t{sample}\n")
+        handle.writelines(f"{n}\t{format_count(v)}\n" for n, v in zip(names, values, strict=True))
+
+
+def write_isomirs(path: str | os.PathLike, isomirs: Iterable) -> None:
+    """Rows of :class:`exomir.counting.IsomirCount`, in the order given, zero counts dropped."""
+    with atomic_open(path) as handle:
+        handle.write("\t".join(ISOMIR_COLUMNS) + "\n")
+        for i in isomirs:
+            if i.count > 0:
+                handle.write(
+                    f"{i.mirna}\t{i.sequence}\t{i.start_offset}\t{i.end_offset}\t"
+                    f"{i.mismatches}\t{format_count(i.count)}\n"
+                )
+
+
+def load_trim_stats(path: str | os.PathLike, sample: str) -> dict[str, int]:
+    """The read counts of ``exomir trim``'s JSON, checked to belong to ``sample`` and add up."""
+    path = Path(path)
+    try:
+        stats = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ExomirError(f"{path}: trim stats file is missing") from None
+    except json.JSONDecodeError as error:
+        raise ExomirError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(stats, dict):
+        raise ExomirError(f"{path}: trim stats must be a JSON object")
+    if stats.get("sample") != sample:
+        raise ExomirError(
+            f"{path}: trim stats are for sample {stats.get('sample')!r}, not {sample}"
+        )
+    counts = {}
+    for key in TRIM_STATS_COUNTS:
+        value = stats.get(key)
+        if type(value) is not int or value < 0:
+            raise ExomirError(
+                f"{path}: sample {sample}: {key!r} must be a count >= 0, got {value!r}"
+            )
+        counts[key] = value
+    removed = sum(counts[key] for key in _TRIM_LOSSES)
+    if removed + counts["passed"] != counts["input"]:
+        raise ExomirError(
+            f"{path}: sample {sample}: input {counts['input']} != adapter_dimer + too_short + "
+            f"too_long + umi_duplicate + passed ({removed + counts['passed']})"
+        )
+    return counts
+
+
+def read_fates(
+    sample: str,
+    trim_stats: Mapping[str, int],
+    *,
+    spikein: int,
+    mature: int,
+    hairpin_only: int,
+    source: str,
+) -> dict[str, str | int]:
+    """The fate row of one sample; ``source`` names the inputs in the error message."""
+    aligned = spikein + mature + hairpin_only
+    unassigned = trim_stats["passed"] - aligned
+    if unassigned < 0:
+        raise ExomirError(
+            f"{source}: sample {sample}: {aligned} aligned reads exceed the "
+            f"{trim_stats['passed']} that passed trimming "
+            "(BAMs and trim stats from different runs?)"
+        )
+    row: dict[str, str | int] = {"sample": sample}
+    row.update({key: trim_stats[key] for key in ("input", *_TRIM_LOSSES)})
+    row.update(spikein=spikein, mature=mature, hairpin_only=hairpin_only, unassigned=unassigned)
+    row["no_adapter"] = trim_stats["no_adapter"]
+    return row
+
+
+def write_fates(path: str | os.PathLike, row: Mapping[str, str | int]) -> None:
+    with atomic_open(path) as handle:
+        handle.write("\t".join(FATE_COLUMNS) + "\n")
+        handle.write("\t".join(_fate_text(row[c]) for c in FATE_COLUMNS) + "\n")
+
+
+def _fate_text(value: str | int) -> str:
+    return value if isinstance(value, str) else format_count(value)
+
+
+# ---------------------------------------------------------------- merging
+
+
+def read_list_file(path: str | os.PathLike) -> list[str]:
+    """Non-blank lines of a file: long sample/input lists go in files, not on a command line."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ExomirError(f"{path}: list file is missing") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def check_samples_and_inputs(samples: Sequence[str], inputs: Sequence[str | os.PathLike]) -> None:
+    if not samples:
+        raise ExomirError("no samples to merge")
+    if len(samples) != len(inputs):
+        raise ExomirError(f"{len(samples)} sample names but {len(inputs)} input files")
+    seen = set()
+    for sample in samples:
+        if sample in seen:
+            raise ExomirError(f"sample {sample} is given twice")
+        seen.add(sample)
+
+
+def _read_table_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise ExomirError(f"{path}: input file is missing") from None
+
+
+def _first_count_column(path: Path, sample: str) -> tuple[list[str], np.ndarray]:
+    """Row names and values of the first file, checked line by line."""
+    lines = _read_table_text(path).splitlines()
+    _check_count_header(path, lines[0] if lines else "", sample)
+    names, values = [], []
+    for line_number, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != 2:
+            raise ExomirError(f"{path}: line {line_number} does not have 2 columns")
+        names.append(fields[0])
+        values.append(fields[1])
+    if len(set(names)) != len(names):
+        raise ExomirError(f"{path}: a mirna row appears twice")
+    return names, _parse_values(path, values)
+
+
+def _check_count_header(path: Path, header: str, sample: str) -> None:
+    if header != f"mirna\t{sample}":
+        raise ExomirError(f"{path}: header must be 'mirna<TAB>{sample}', got {header!r}")
+
+
+def _parse_values(path: Path, values: list[str]) -> np.ndarray:
+    try:
+        return np.array(values, dtype=np.float64)
+    except ValueError:
+        bad = next(v for v in values if not _is_number(v))
+        raise ExomirError(f"{path}: {bad!r} is not a count") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _count_column(path: Path, sample: str, names: list[str]) -> np.ndarray:
+    """Values of a further file, whose rows must be exactly ``names`` in order (fast path)."""
+    text = _read_table_text(path)
+    header, _, body = text.partition("\n")
+    _check_count_header(path, header, sample)
+    # One split for the whole body: names and values alternate when every row has 2 columns.
+    fields = body.replace("\n", "\t").split("\t")
+    if fields and fields[-1] == "":
+        fields.pop()
+    if len(fields) != 2 * len(names) or fields[0::2] != names:
+        raise ExomirError(
+            f"{path}: mirna rows differ from those of the first input "
+            "(counted against another reference?)"
+        )
+    return _parse_values(path, fields[1::2])
+
+
+def _write_matrix(
+    path: str | os.PathLike, names: Sequence[str], samples: Sequence[str], matrix: np.ndarray
+) -> None:
+    text = _CountText()
+    with atomic_open(path) as handle:
+        handle.write("mirna\t" + "\t".join(samples) + "\n")
+        for name, row in zip(names, matrix, strict=True):
+            handle.write(name + "\t" + "\t".join(map(text.__getitem__, row.tolist())) + "\n")
+
+
+def merge_count_tables(
+    samples: Sequence[str],
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    cpm_out: str | os.PathLike | None = None,
+) -> list[str]:
+    """Paste per-sample count files into ``out`` (and CPM into ``cpm_out``).
+
+    Columns follow ``samples`` (the sample-sheet order). CPM = count / column sum x 1e6,
+    0 for a sample whose counts are all zero. Returns those all-zero samples.
+    """
+    check_samples_and_inputs(samples, inputs)
+    paths = [Path(p) for p in inputs]
+    names, first = _first_count_column(paths[0], samples[0])
+    matrix = np.empty((len(names), len(samples)), dtype=np.float64)
+    matrix[:, 0] = first
+    for column in range(1, len(samples)):
+        matrix[:, column] = _count_column(paths[column], samples[column], names)
+    _write_matrix(out, names, samples, matrix)
+
+    totals = matrix.sum(axis=0)
+    all_zero = totals == 0
+    if cpm_out is not None:
+        scale = np.zeros_like(totals)
+        np.divide(1e6, totals, out=scale, where=~all_zero)
+        matrix *= scale  # in place: a second matrix would double peak memory
+        _write_matrix(cpm_out, names, samples, matrix)
+    return [samples[i] for i in np.flatnonzero(all_zero)]
+
+
+def _isomir_rows(path: Path, rank: int) -> Iterator[tuple[str, str, int, str, str, str]]:
+    """(mirna, sequence, rank, start, end, count) of one per-sample file, by mirna then sequence.
+
+    The file is sorted by mirna (then count), so re-sorting one mirna block at a time
+    keeps memory to a block while giving the order the merge needs.
+    """
+    with open(path) as handle:
+        header = handle.readline().rstrip("\n")
+        if header != "\t".join(ISOMIR_COLUMNS):
+            raise ExomirError(f"{path}: header must be {' '.join(ISOMIR_COLUMNS)} (tab-separated)")
+        block: list[tuple[str, str, int, str, str, str]] = []
+        for line_number, line in enumerate(handle, start=2):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != len(ISOMIR_COLUMNS):
+                raise ExomirError(f"{path}: line {line_number} does not have 6 columns")
+            mirna, sequence, start, end, _, count = fields
+            if block and mirna != block[-1][0]:
+                if mirna < block[-1][0]:
+                    raise ExomirError(f"{path}: line {line_number}: rows are not sorted by mirna")
+                yield from _sorted_block(path, block)
+                block = []
+            block.append((mirna, sequence, rank, start, end, count))
+        yield from _sorted_block(path, block)
+
+
+def _sorted_block(path: Path, block: list) -> list:
+    block.sort()
+    for previous, row in itertools.pairwise(block):
+        if previous[:2] == row[:2]:
+            raise ExomirError(f"{path}: isomiR {row[0]} {row[1]} appears twice")
+    return block
+
+
+def _run_rows(path: Path) -> Iterator[tuple[str, str, int, str, str, str]]:
+    """Rows of an intermediate run written by :func:`_write_run`."""
+    with open(path) as handle:
+        for line in handle:
+            mirna, sequence, rank, start, end, count = line.rstrip("\n").split("\t")
+            yield mirna, sequence, int(rank), start, end, count
+
+
+def _write_run(path: Path, rows: Iterable[tuple]) -> None:
+    with open(path, "w") as handle:
+        handle.writelines("\t".join(map(str, row)) + "\n" for row in rows)
+
+
+def merge_isomirs(
+    samples: Sequence[str], inputs: Sequence[str | os.PathLike], out: str | os.PathLike
+) -> None:
+    """Long isomiR table ``mirna sequence start_offset end_offset sample count``.
+
+    Sorted by mirna, sequence, then sample in the given order; streamed (k-way merge), so
+    memory does not grow with the number of samples. Beyond MAX_OPEN_FILES inputs, groups
+    are first merged into sorted intermediate runs next to ``out``.
+    """
+    check_samples_and_inputs(samples, inputs)
+    paths = [Path(p) for p in inputs]
+    for path in paths:
+        if not path.exists():
+            raise ExomirError(f"{path}: input file is missing")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
+        if len(paths) <= MAX_OPEN_FILES:
+            streams = [_isomir_rows(path, rank) for rank, path in enumerate(paths)]
+        else:
+            streams = []
+            for first in range(0, len(paths), MAX_OPEN_FILES):
+                group = range(first, min(first + MAX_OPEN_FILES, len(paths)))
+                run = Path(scratch) / f"run{len(streams)}.tsv"
+                _write_run(run, heapq.merge(*(_isomir_rows(paths[r], r) for r in group)))
+                streams.append(_run_rows(run))
+        with atomic_open(out) as handle:
+            handle.write("\t".join(MERGED_ISOMIR_COLUMNS) + "\n")
+            for mirna, sequence, rank, start, end, count in heapq.merge(*streams):
+                handle.write(f"{mirna}\t{sequence}\t{start}\t{end}\t{samples[rank]}\t{count}\n")
+
+
+def merge_fates(
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    samples: Sequence[str] | None = None,
+) -> None:
+    """Concatenate per-sample fate rows in the given order, checking each partition sums.
+
+    The columns between ``input`` and ``no_adapter`` are the partition, so fate columns
+    added later (biotypes before ``unassigned``) are checked without changing this code.
+    With ``samples``, file i must hold exactly the row of sample i.
+    """
+    if samples is not None:
+        check_samples_and_inputs(samples, inputs)
+    elif not inputs:
+        raise ExomirError("no fate files to merge")
+    header: list[str] | None = None
+    rows: list[str] = []
+    seen: dict[str, Path] = {}
+    for index, path in enumerate(map(Path, inputs)):
+        lines = _read_table_text(path).splitlines()
+        if header is None:
+            header = lines[0].split("\t") if lines else []
+            if header[:2] != ["sample", "input"] or header[-1:] != ["no_adapter"]:
+                raise ExomirError(f"{path}: header must start 'sample input' and end 'no_adapter'")
+        elif not lines or lines[0].split("\t") != header:
+            raise ExomirError(f"{path}: header differs from that of {inputs[0]}")
+        file_samples = [line.split("\t", 1)[0] for line in lines[1:]]
+        if samples is not None and file_samples != [samples[index]]:
+            raise ExomirError(f"{path}: expected the one row of sample {samples[index]}")
+        for line_number, line in enumerate(lines[1:], start=2):
+            _check_fate_row(path, line_number, header, line.split("\t"))
+            sample = line.split("\t", 1)[0]
+            if sample in seen:
+                raise ExomirError(f"{path}: sample {sample} is also in {seen[sample]}")
+            seen[sample] = path
+            rows.append(line)
+    with atomic_open(out) as handle:
+        handle.write("\t".join(header) + "\n")
+        handle.writelines(row + "\n" for row in rows)
+
+
+def _check_fate_row(path: Path, line_number: int, header: list[str], fields: list[str]) -> None:
+    if len(fields) != len(header):
+        raise ExomirError(
+            f"{path}: line {line_number} has {len(fields)} columns, not {len(header)}"
+        )
+    sample = fields[0]
+    try:
+        values = [int(v) for v in fields[1:]]
+    except ValueError:
+        raise ExomirError(f"{path}: sample {sample}: fate counts must be integers") from None
+    total, partition = values[0], values[1:-1]
+    if sum(partition) != total:
+        raise ExomirError(
+            f"{path}: sample {sample}: fates sum to {sum(partition)}, not input {total}"
+        )

@@ -1,0 +1,108 @@
+"""The EV miRNA watch list: named miRNAs whose DE results are always reported.
+
+Users write names the way papers do (``miR-21-5p``, ``miR-941``, ``hsa-miR-151b``), while
+count matrices carry miRBase names (``hsa-miR-21-5p``). Matching ignores the species
+prefix and the case of the ``miR``/``let`` token; a query without an arm (``-5p``/``-3p``)
+matches both arms, one with an arm matches only that arm. Paralog copy numbers that
+miRBase puts before the arm (``hsa-miR-92a-1-5p``) match the query without them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+DEFAULT_WATCHLIST = (
+    "miR-21-5p",
+    "miR-25-3p",
+    "miR-92a-3p",
+    "miR-130a-3p",
+    "miR-195-3p",
+    "miR-335-5p",
+    "miR-148a-3p",
+    "miR-486-5p",
+    "miR-215-5p",
+    "miR-941",
+    "miR-151b",
+    "miR-206",
+    "miR-146a-5p",
+    "miR-133a-3p",
+    "miR-1-3p",
+    "miR-23a-3p",
+    "miR-29b-3p",
+    "miR-342-5p",
+)
+WATCHLIST_COLUMNS = ["contrast", "query", "mirna", "baseMean", "log2FoldChange", "padj", "status"]
+
+# Optional species prefix (hsa-), then the family token; "let-7a" must keep its "let-".
+_NAME = re.compile(r"^(?:[a-z]{3,4}-)?((?:mir|let|lin|lsy|bantam|iab)-.+)$", re.IGNORECASE)
+_ARM = re.compile(r"-[35]p$", re.IGNORECASE)
+
+
+def name_key(name: str) -> str:
+    """A miRNA name without species prefix and with the family token in lower case."""
+    name = name.strip()
+    match = _NAME.match(name)
+    if not match:
+        return name
+    core = match.group(1)
+    token, rest = core.split("-", 1)
+    return f"{token.lower()}-{rest}"
+
+
+def _query_pattern(query: str) -> re.Pattern:
+    key = name_key(query)
+    arm = _ARM.search(key)
+    if arm:
+        stem = re.escape(key[: arm.start()])
+        return re.compile(rf"^{stem}(?:-\d+)?{re.escape(arm.group(0).lower())}$", re.IGNORECASE)
+    return re.compile(rf"^{re.escape(key)}(?:-\d+)?(?:-[35]p)?$", re.IGNORECASE)
+
+
+def match_names(queries: Iterable[str], names: Iterable[str]) -> dict[str, list[str]]:
+    """For each query (in the order given), the names it matches, sorted."""
+    keyed = [(name_key(str(n)), str(n)) for n in names]
+    found: dict[str, list[str]] = {}
+    for query in queries:
+        pattern = _query_pattern(query)
+        found[query] = sorted(name for key, name in keyed if pattern.match(key))
+    return found
+
+
+def watchlist_queries(config: Mapping) -> list[str]:
+    """The configured watch list, or the default one."""
+    configured = config.get("watchlist")
+    if configured is None:
+        return list(DEFAULT_WATCHLIST)
+    return [str(q) for q in configured]
+
+
+def watchlist_table(results: Mapping[str, pd.DataFrame], queries: Iterable[str]) -> pd.DataFrame:
+    """Watch-list rows for every contrast; a query matching nothing gets one 'no match' row.
+
+    ``results`` maps contrast name to its DE table (with a ``mirna`` column).
+    """
+    queries = list(queries)
+    rows = []
+    for contrast in sorted(results):
+        table = results[contrast].set_index("mirna")
+        for query, names in match_names(queries, table.index).items():
+            if not names:
+                nan = float("nan")
+                rows.append([contrast, query, "NA", nan, nan, nan, "no match"])
+            for name in names:
+                stats = table.loc[name]
+                rows.append(
+                    [
+                        contrast,
+                        query,
+                        name,
+                        stats["baseMean"],
+                        stats["log2FoldChange"],
+                        stats["padj"],
+                        "matched",
+                    ]
+                )
+    return pd.DataFrame(rows, columns=WATCHLIST_COLUMNS)
