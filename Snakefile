@@ -16,6 +16,7 @@ if not workflow.config_settings.configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/geo.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/trim.smk"
 include: "workflow/rules/align.smk"

@@ -62,6 +62,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         known = ", ".join(sorted(error.schema.get("properties", {})))
         return f"unknown key(s) {', '.join(map(repr, extra))}; known keys: {known}"
+    if error.validator == "not":
+        return f"{error.instance!r} is a reserved name (an output file of results/de)"
     if error.validator == "required":
         return error.message
     return error.message

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from exomir import samplesheet
 from exomir.atomic import atomic_open
 from exomir.contrasts import (
     ContrastDesign,
@@ -65,20 +66,16 @@ class ContrastResult:
 
 
 def read_sample_sheet(path: str | os.PathLike) -> pd.DataFrame:
-    """The sample sheet as text (levels like ``01`` stay as written), one row per sample."""
-    try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ExomirError(f"{path}: cannot read sample sheet: {error}") from error
-    if "sample" not in sheet.columns:
-        raise ExomirError(f"{path}: no 'sample' column")
-    sheet = sheet.apply(lambda column: column.str.strip())
-    duplicated = sorted(set(sheet["sample"][sheet["sample"].duplicated()]))
-    if duplicated:
-        raise ExomirError(f"{path}: sample(s) listed twice: {', '.join(duplicated)}")
-    if (sheet["sample"] == "").any():
-        raise ExomirError(f"{path}: row {int(np.argmax(sheet['sample'] == '')) + 2} has no sample")
-    return sheet
+    """The sample sheet as text (levels like ``01`` stay as written), one row per sample.
+
+    Parsed and checked by :mod:`exomir.samplesheet`, the one sheet reader (comments,
+    names, duplicates); FASTQ columns are not needed or checked here.
+    """
+    sheet = samplesheet.read_sample_sheet(path, need_fastq=False, check_files=False)
+    rows = [{"sample": s.name, **s.metadata} for s in sheet.samples]
+    columns = ["sample"] + [c for c in sheet.columns if c not in {"sample", "fastq", "runs"}]
+    columns = [c for c in columns if c not in {"protocol", "adapter"}]
+    return pd.DataFrame(rows, columns=columns, dtype=str).fillna("")
 
 
 def read_count_matrix(

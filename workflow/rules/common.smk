@@ -3,13 +3,16 @@
 # file, row/key and problem. Rules get their inputs from the small functions below.
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
 
+import pandas as pd
 from snakemake.exceptions import WorkflowError
 
 from exomir.config import PROTOCOLS, resolve_path, validate_config
+from exomir.contrasts import validate_de_config
 from exomir.errors import ExomirError
 from exomir.samplesheet import read_sample_sheet
 
@@ -166,9 +169,10 @@ def get_final_output():
             "results/counts/spikein_counts.tsv",
             "results/counts/isomir_counts.tsv",
             "results/qc/read_fates.tsv",
-            "results/multiqc/multiqc_report.html",
         ]
         outputs += per_sample("results/align/{sample}/hairpin.bam.bai")
+    if COUNTS_MATRIX is None or CONTRAST_NAMES:
+        outputs.append("results/multiqc/multiqc_report.html")
     outputs.append("results/provenance.yaml")
     outputs += de_outputs()
     return outputs
@@ -191,8 +195,86 @@ def provenance_options(wildcards):
     )
 
 
+def multiqc_read_inputs(wildcards):
+    if COUNTS_MATRIX is not None:
+        return []
+    return ["results/qc/multiqc"] + per_sample("logs/align/{sample}.hairpin.log")
+
+
 def multiqc_search_dirs(wildcards):
-    dirs = ["results/qc/multiqc", "logs/align"]
-    if CONFIG["contrasts"]:
+    dirs = [] if COUNTS_MATRIX is not None else ["results/qc/multiqc", "logs/align"]
+    if CONTRAST_NAMES:
         dirs.append("results/de/multiqc")
     return " ".join(dirs)
+
+
+# --- differential expression -------------------------------------------------------
+DE_KEYS = (
+    "design",
+    "contrasts",
+    "continuous_covariates",
+    "alpha",
+    "lfc_shrink",
+    "normalization",
+    "watchlist",
+    "quality_gate",
+)
+DE_SPEC = {key: CONFIG[key] for key in DE_KEYS}
+CONTRAST_NAMES = list(CONFIG["contrasts"])
+CONTRAST_PATTERN = "|".join(re.escape(name) for name in CONTRAST_NAMES) or "(?!)"
+
+if CONTRAST_NAMES and not GEO_SHEET_ONLY:
+    try:
+        validate_de_config(
+            CONFIG,
+            pd.DataFrame(
+                [{"sample": s.name, **s.metadata} for s in SHEET.samples], dtype=str
+            ),
+            str(SHEET_PATH),
+        )
+    except ExomirError as error:
+        raise WorkflowError(str(error)) from None
+
+
+def de_count_inputs(wildcards):
+    inputs = {"counts": str(COUNTS_MATRIX or "results/counts/mature_counts.tsv")}
+    if CONFIG["normalization"]["method"] == "spikein":
+        if COUNTS_MATRIX is None:
+            inputs["spikeins"] = "results/counts/spikein_counts.tsv"
+        elif CONFIG["spikein_counts_matrix"]:
+            inputs["spikeins"] = str(
+                resolve_path(CONFIG["spikein_counts_matrix"], PATH_BASE)
+            )
+    return inputs
+
+
+def quality_gate_input(wildcards):
+    # A user count matrix has no read fates, so no quality gate.
+    return [] if COUNTS_MATRIX is not None else ["results/qc/ev_quality.tsv"]
+
+
+def de_outputs():
+    if not CONTRAST_NAMES:
+        return []
+    outputs = [
+        "results/de/size_factors.tsv",
+        "results/de/normalized_counts.tsv",
+        "results/de/watchlist.tsv",
+        "results/de/summary.tsv",
+    ]
+    outputs += expand("results/de/{contrast}.tsv", contrast=CONTRAST_NAMES)
+    return outputs
+
+
+def multiqc_de_inputs(wildcards):
+    if not CONTRAST_NAMES:
+        return []
+    inputs = [
+        "results/de/multiqc/pca_mqc.yaml",
+        "results/de/multiqc/watchlist_mqc.tsv",
+        "results/de/multiqc/de_summary_mqc.tsv",
+    ]
+    inputs += expand("results/de/multiqc/de_{c}_mqc.tsv", c=CONTRAST_NAMES)
+    if COUNTS_MATRIX is None:
+        inputs.append("results/de/multiqc/ev_quality_mqc.tsv")
+    return inputs

@@ -1,9 +1,105 @@
-# Differential expression: size factors once, then one job per contrast from config.
+# Differential expression (pydeseq2): the EV quality gate, size factors and VST once, then
+# one job per contrast from config, then the watch list and summary across contrasts.
+# Counts come from the pipeline, or from a user's matrix (config counts_matrix).
 
 
-def de_outputs():
-    return []
+rule quality_gate:
+    input:
+        "results/qc/read_fates.tsv",
+    output:
+        table="results/qc/ev_quality.tsv",
+        multiqc="results/de/multiqc/ev_quality_mqc.tsv",
+    log:
+        "logs/de/quality_gate.log",
+    params:
+        spec=quoted_json(DE_SPEC),
+    shell:
+        "exomir quality-gate --read-fates {input:q} --spec {params.spec}"
+        " --out {output.table:q} --multiqc {output.multiqc:q} 2> {log:q}"
 
 
-def multiqc_de_inputs(wildcards):
-    return []
+rule de_normalize:
+    input:
+        unpack(de_count_inputs),
+    output:
+        size_factors="results/de/size_factors.tsv",
+        normalized="results/de/normalized_counts.tsv",
+        vst="results/de/vst_counts.tsv",
+        top=multiext("results/de/plots/top_abundance", ".png", ".svg"),
+        pca="results/de/multiqc/pca_mqc.yaml",
+    log:
+        "logs/de/normalize.log",
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        spec=quoted_json(DE_SPEC),
+        sheet=SHEET_PATH,
+        spikeins=lambda wildcards, input: (
+            f"--spikein-counts {shlex.quote(input.spikeins)}"
+            if "spikeins" in input.keys()
+            else ""
+        ),
+    shell:
+        "exomir de-normalize --counts {input.counts:q} --samples {params.sheet:q}"
+        " --spec {params.spec} {params.spikeins} --outdir results/de --threads {threads}"
+        " 2> {log:q}"
+
+
+rule de_contrast:
+    input:
+        unpack(de_count_inputs),
+        size_factors="results/de/size_factors.tsv",
+        quality=quality_gate_input,
+    output:
+        table="results/de/{contrast}.tsv",
+        summary="results/de/{contrast}.json",
+        plots=multiext(
+            "results/de/plots/{contrast}",
+            "_volcano.png",
+            "_volcano.svg",
+            "_ma.png",
+            "_ma.svg",
+            "_heatmap.png",
+            "_heatmap.svg",
+        ),
+        multiqc=multiext(
+            "results/de/multiqc/de_{contrast}", "_mqc.tsv", "_volcano_mqc.yaml"
+        ),
+    log:
+        "logs/de/{contrast}.log",
+    wildcard_constraints:
+        contrast=CONTRAST_PATTERN,
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        spec=quoted_json(DE_SPEC),
+        sheet=SHEET_PATH,
+        quality=lambda wildcards, input: " ".join(
+            f"--quality {shlex.quote(path)}" for path in input.quality
+        ),
+    shell:
+        "exomir de-contrast --name {wildcards.contrast} --counts {input.counts:q}"
+        " --samples {params.sheet:q} --spec {params.spec}"
+        " --size-factors {input.size_factors:q} {params.quality}"
+        " --outdir results/de --threads {threads} 2> {log:q}"
+
+
+rule de_summary:
+    input:
+        expand("results/de/{contrast}.tsv", contrast=CONTRAST_NAMES),
+    output:
+        watchlist="results/de/watchlist.tsv",
+        summary="results/de/summary.tsv",
+        multiqc=[
+            "results/de/multiqc/watchlist_mqc.tsv",
+            "results/de/multiqc/de_summary_mqc.tsv",
+        ],
+    log:
+        "logs/de/summary.log",
+    params:
+        spec=quoted_json(DE_SPEC),
+    shell:
+        "exomir de-summary --tables {input:q} --spec {params.spec} --outdir results/de"
+        " 2> {log:q}"

@@ -36,8 +36,7 @@ rule report_content:
 
 rule multiqc:
     input:
-        qc="results/qc/multiqc",
-        logs=per_sample("logs/align/{sample}.hairpin.log"),
+        reads=multiqc_read_inputs,
         de=multiqc_de_inputs,
         config=bundled("resources/multiqc_config.yaml"),
     output:
