@@ -12,6 +12,8 @@ rule align_spikeins:
         unaligned=temp("results/align/{sample}/not_spikein.fa"),
     log:
         "logs/align/{sample}.spikein.log",
+    conda:
+        "../../envs/alignment.yaml"
     threads: 2
     params:
         mismatches=CONFIG["alignment"]["mismatches"],
@@ -31,6 +33,8 @@ rule align_hairpins:
         unaligned="results/align/{sample}/unassigned.fa",
     log:
         "logs/align/{sample}.hairpin.log",
+    conda:
+        "../../envs/alignment.yaml"
     threads: 2
     params:
         mismatches=CONFIG["alignment"]["mismatches"],
@@ -50,6 +54,8 @@ rule sort_hairpin_bam:
         bai="results/align/{sample}/hairpin.bam.bai",
     log:
         "logs/align/{sample}.sort.log",
+    conda:
+        "../../envs/alignment.yaml"
     threads: 1
     shell:
         "(samtools sort -@ {threads} -o {output.bam:q} {input:q}"

@@ -7,6 +7,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pandas as pd
 from snakemake.exceptions import WorkflowError
@@ -15,6 +16,11 @@ from exomir.config import PROTOCOLS, resolve_path, validate_config
 from exomir.contrasts import validate_de_config
 from exomir.errors import ExomirError
 from exomir.samplesheet import read_sample_sheet
+
+
+envvars:
+    "PATH",
+
 
 # Rules call `exomir`, `multiqc`, `bowtie`...: put this interpreter's bin directory (the
 # .venv) first on PATH, so `.venv/bin/snakemake` works without activating the venv, and
@@ -121,7 +127,10 @@ def reference_inputs(wildcards=None):
 
 
 def download_url(wildcards):
-    return CONFIG["reference"]["base_url"].rstrip("/") + "/" + wildcards.file
+    base = CONFIG["reference"]["base_url"]
+    if not base.endswith("/"):
+        base = f"{base}/"
+    return urljoin(base, wildcards.file)
 
 
 def download_md5_option(wildcards):
@@ -137,9 +146,8 @@ def spikein_options():
 
 def spikein_fasta_option(wildcards=None):
     if CONFIG["spikein_fasta"]:
-        return "--spikein-fasta " + shlex.quote(
-            str(resolve_path(CONFIG["spikein_fasta"], PATH_BASE))
-        )
+        path = resolve_path(CONFIG["spikein_fasta"], PATH_BASE)
+        return f"--spikein-fasta {shlex.quote(str(path))}"
     return ""
 
 

@@ -19,6 +19,8 @@ rule count:
         fates="results/counts/per_sample/{sample}/fates.tsv",
     log:
         "logs/count/{sample}.log",
+    conda:
+        "../../envs/counting.yaml"
     params:
         multimapper=CONFIG["multimapper"],
         five=CONFIG["isomir_tolerance"]["five_prime"],
@@ -39,6 +41,8 @@ rule merge_mature:
         cpm="results/counts/mature_cpm.tsv",
     log:
         "logs/count/merge_mature.log",
+    conda:
+        "../../envs/counting.yaml"
     params:
         sheet=SHEET_PATH,
     shell:
@@ -56,6 +60,8 @@ rule merge_feature_counts:
         "logs/count/merge_{feature}.log",
     wildcard_constraints:
         feature="hairpin|spikein",
+    conda:
+        "../../envs/counting.yaml"
     params:
         sheet=SHEET_PATH,
     shell:
@@ -71,6 +77,8 @@ rule merge_isomirs:
         "results/counts/isomir_counts.tsv",
     log:
         "logs/count/merge_isomirs.log",
+    conda:
+        "../../envs/counting.yaml"
     params:
         sheet=SHEET_PATH,
     shell:
@@ -86,6 +94,8 @@ rule merge_fates:
         "results/qc/read_fates.tsv",
     log:
         "logs/count/merge_fates.log",
+    conda:
+        "../../envs/counting.yaml"
     params:
         sheet=SHEET_PATH,
     shell:

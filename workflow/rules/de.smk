@@ -11,6 +11,8 @@ rule quality_gate:
         multiqc="results/de/multiqc/ev_quality_mqc.tsv",
     log:
         "logs/de/quality_gate.log",
+    conda:
+        "../../envs/de.yaml"
     params:
         spec=quoted_json(DE_SPEC),
     shell:
@@ -29,6 +31,8 @@ rule de_normalize:
         pca="results/de/multiqc/pca_mqc.yaml",
     log:
         "logs/de/normalize.log",
+    conda:
+        "../../envs/de.yaml"
     threads: 2
     resources:
         mem_mb=4000,
@@ -70,6 +74,8 @@ rule de_contrast:
         "logs/de/{contrast}.log",
     wildcard_constraints:
         contrast=CONTRAST_PATTERN,
+    conda:
+        "../../envs/de.yaml"
     threads: 2
     resources:
         mem_mb=4000,
@@ -98,6 +104,8 @@ rule de_summary:
         ],
     log:
         "logs/de/summary.log",
+    conda:
+        "../../envs/de.yaml"
     params:
         spec=quoted_json(DE_SPEC),
     shell:

@@ -14,6 +14,8 @@ rule geo_sample_sheet:
         metadata="results/geo/metadata.json",
     log:
         "logs/geo/geo_sample_sheet.log",
+    conda:
+        "../../envs/download.yaml"
     params:
         accessions=CONFIG.get("geo") or [],
         eutils=CONFIG["geo_services"]["eutils"],
@@ -33,6 +35,8 @@ rule fetch_fastq:
         report="results/fastq/{sample}.json",
     log:
         "logs/fastq/{sample}.log",
+    conda:
+        "../../envs/download.yaml"
     threads: 2
     resources:
         downloads=1,

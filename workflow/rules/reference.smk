@@ -9,6 +9,8 @@ rule download_mirbase:
         "logs/reference/download_{file}.log",
     wildcard_constraints:
         file=r"[A-Za-z0-9._-]+",
+    conda:
+        "../../envs/download.yaml"
     params:
         url=download_url,
         md5=download_md5_option,
@@ -27,6 +29,8 @@ rule build_reference:
         summary="results/reference/reference.json",
     log:
         "logs/reference/build_reference.log",
+    conda:
+        "../../envs/alignment.yaml"
     params:
         species=CONFIG["species"],
         release=CONFIG["reference"]["release"],
@@ -50,6 +54,8 @@ rule bowtie_index:
         "logs/reference/bowtie_index_{reference}.log",
     wildcard_constraints:
         reference="hairpin|spikein",
+    conda:
+        "../../envs/alignment.yaml"
     threads: 2
     shell:
         "bowtie-build --threads {threads} {input:q} results/reference/bowtie/{wildcards.reference}"

@@ -9,6 +9,8 @@ rule provenance:
         "results/provenance.yaml",
     log:
         "logs/provenance.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         config=quoted_json(CONFIG),
         sheet=SHEET_PATH,
@@ -27,6 +29,8 @@ rule report_content:
         directory("results/qc/multiqc"),
     log:
         "logs/report/report_content.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         sheet=SHEET_PATH,
     shell:
@@ -43,6 +47,8 @@ rule multiqc:
         "results/multiqc/multiqc_report.html",
     log:
         "logs/report/multiqc.log",
+    conda:
+        "../../envs/report.yaml"
     params:
         search=multiqc_search_dirs,
     shell:

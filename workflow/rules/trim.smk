@@ -10,6 +10,8 @@ rule detect_protocol:
         "results/trimmed/{sample}/protocol.json",
     log:
         "logs/trim/{sample}.detect.log",
+    conda:
+        "../../envs/trimming.yaml"
     params:
         protocol=get_protocol,
         adapter=get_adapter_option,
@@ -27,6 +29,8 @@ rule trim:
         stats="results/trimmed/{sample}/trim_stats.json",
     log:
         "logs/trim/{sample}.trim.log",
+    conda:
+        "../../envs/trimming.yaml"
     threads: 1
     resources:
         # ~170 bytes per distinct raw sequence: 2 GB holds ~8 M distinct sequences.
