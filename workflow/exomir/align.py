@@ -12,9 +12,10 @@ Parameters, and why:
 - ``-S`` piped into ``samtools view -b -F 4``: a BAM in bowtie's output order, i.e. all
   alignments of a read consecutive (what counting needs), without unaligned records;
   ``--un`` keeps the reads that did not align for the next reference in line.
-  ``--reorder`` keeps input order whatever the thread count, so BAMs are identical between
-  reruns. (Unaligned records are dropped by samtools, not by bowtie's ``--no-unal``:
-  bowtie 1.3.1 deadlocks with ``--no-unal --reorder -p 2``.)
+  With ``-p`` the order of reads may vary between runs, but each read's alignments stay
+  together, and counts do not depend on read order. No ``--reorder`` and no
+  ``--no-unal``: bowtie 1.3.1 deadlocks with ``--no-unal --reorder -p 2`` and silently drops
+  records with ``--reorder -p 2`` on small inputs (both seen here).
 Alignments are made against hairpins, not mature sequences: 3'-extended isomiRs run off
 the end of a mature reference and would be lost.
 """
@@ -44,7 +45,6 @@ def bowtie_arguments(index: str, reads: str, unaligned: str, mismatches: int, th
         "--best",
         "--strata",
         "-S",
-        "--reorder",
         "-p",
         str(threads),
         "--un",
