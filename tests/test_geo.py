@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import BIN, REPO
+from conftest import REPO
 from exomir import geo
 from exomir.cli import main
 from exomir.contrasts import validate_de_config
@@ -433,62 +431,6 @@ def test_proposed_sheet_is_a_valid_sample_sheet_for_the_pipeline(archive, tmp_pa
 
 
 # --- the Snakemake rules --------------------------------------------------------------------
-
-
-TEST_SNAKEFILE = """\
-import shlex
-
-CONFIG = {{
-    "geo": {geo},
-    "geo_services": {services},
-    "fastq_download": {{"method": "ena", "retries": 1}},
-}}
-RUNS = {runs}
-
-
-include: "{rules}"
-
-
-rule all:
-    input:
-        "results/geo/samples.tsv",
-        expand("results/fastq/{{sample}}.fastq.gz", sample=RUNS),
-"""
-
-
-@pytest.mark.e2e
-def test_geo_rules_make_the_sheet_and_fetch_fastq_with_snakemake(archive, tmp_path):
-    services = {
-        "eutils": archive.services.eutils,
-        "ena_browser": archive.services.ena_browser,
-        "ena_portal": archive.services.ena_portal,
-    }
-    runs = {"GSM9000012": ["SRR9000102", "SRR9000103"]}
-    snakefile = tmp_path / "Snakefile"
-    snakefile.write_text(
-        TEST_SNAKEFILE.format(
-            geo=repr([SERIES]),
-            services=repr(services),
-            runs=repr(runs),
-            rules=REPO / "workflow" / "rules" / "geo.smk",
-        )
-    )
-    env = dict(os.environ, PATH=os.pathsep.join([str(BIN), os.environ["PATH"]]))
-    result = subprocess.run(
-        [str(BIN / "snakemake"), "-s", str(snakefile), "-d", str(tmp_path), "--cores", "2"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert [r["sample"] for r in read_tsv(tmp_path / "results/geo/samples.tsv")] == SERIES_SAMPLES
-    merged = (tmp_path / "results/fastq/GSM9000012.fastq.gz").read_bytes()
-    assert merged == archive.fastq_bytes("SRR9000102.fastq.gz") + archive.fastq_bytes(
-        "SRR9000103.fastq.gz"
-    )
-    report = json.loads((tmp_path / "results/fastq/GSM9000012.json").read_text())
-    assert [run["run"] for run in report["runs"]] == ["SRR9000102", "SRR9000103"]
 
 
 # --- example configs ------------------------------------------------------------------------
