@@ -24,6 +24,9 @@ from exomir.de import format_stat
 TOP_HITS = 25
 
 
+P_VALUE_COLUMNS = {"pvalue", "padj"}
+
+
 def section_id(text: str) -> str:
     """A MultiQC-safe id: letters, digits and underscores only."""
     return "exomir_" + re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_").lower()
@@ -64,6 +67,13 @@ def write_mqc_table(
         "parent_id": parent_id,
         "parent_name": parent_name,
         "pconfig": {"id": f"{id}_table", "title": section_name, "sort_rows": False},
+        # MultiQC's default number format shows p-values like 1e-38 as 0.0
+        "headers": {
+            column: {"format": "{:.2e}", "scale": False}
+            for column in table.columns
+            if column in P_VALUE_COLUMNS
+        }
+        or None,
     }
     with atomic_open(path) as out:
         out.write(_header(fields))
