@@ -41,7 +41,17 @@ def reads(tmp_path):
 
 
 def test_dry_run_of_the_demo_needs_no_bowtie_or_samtools(tmp_path):
-    env = {"PATH": "/nonexistent", "HOME": os.environ.get("HOME", "/root")}
+    # A machine with a shell and coreutils but neither bowtie nor samtools.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("which", "sh", "bash", "env", "uname", "cat", "ls"):
+        if shutil.which(name):
+            (tools / name).symlink_to(shutil.which(name))
+    assert shutil.which("bowtie", path=str(tools)) is None
+    assert shutil.which("samtools", path=str(tools)) is None
+    env = {"PATH": str(tools), "HOME": os.environ.get("HOME", "/root")}
+    tmp_path = tmp_path / "run"
+    tmp_path.mkdir()
     command = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n"]
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
