@@ -1,0 +1,74 @@
+"""``exomir simulate``: a simulated small-RNA-seq FASTQ.gz with its truth table."""
+
+from __future__ import annotations
+
+import argparse
+
+from exomir.errors import ExomirError
+from exomir.simulate import DEFAULT_ERROR_RATE, DEFAULT_SPIKEINS, KITS, ORIGINS, simulate_library
+
+HELP = "Simulate a small-RNA-seq library (FASTQ.gz) and its truth table, for accuracy tests"
+
+
+def parse_composition(text: str) -> dict[str, float]:
+    """``mirna=0.7,trna=0.1,...`` into a dict; origins left out get no reads."""
+    composition = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        origin, sep, share = item.partition("=")
+        try:
+            composition[origin.strip()] = float(share)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ExomirError(f"--composition: expected origin=share, got '{item}'")
+    return composition
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mature", required=True, help="miRBase mature.fa(.gz)")
+    parser.add_argument("--hairpin", required=True, help="miRBase hairpin.fa(.gz)")
+    parser.add_argument("--species", required=True, help="miRBase species code, e.g. hsa")
+    parser.add_argument("--reads", type=int, required=True, help="number of reads")
+    parser.add_argument("--kit", required=True, choices=sorted(KITS))
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--read-length", type=int, help="default: 50 (qiaseq: 75)")
+    parser.add_argument(
+        "--spikein",
+        nargs="*",
+        default=list(DEFAULT_SPIKEINS),
+        help="spike-in names from the mature file (none: no spike-ins)",
+    )
+    parser.add_argument("--trna-fasta", help="tRNA FASTA (default: random pseudo-tRNAs)")
+    parser.add_argument(
+        "--composition",
+        help=f"molecule shares per origin ({', '.join(ORIGINS)}), e.g. mirna=0.7,dimer=0.3",
+    )
+    parser.add_argument("--mirnas", type=int, default=300, help="size of the miRNA pool")
+    parser.add_argument("--no-errors", action="store_true", help="no sequencing errors")
+    parser.add_argument("--fastq", required=True, help="output FASTQ.gz")
+    parser.add_argument("--truth", required=True, help="output truth TSV")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = simulate_library(
+        args.mature,
+        args.hairpin,
+        args.species,
+        args.reads,
+        args.kit,
+        args.seed,
+        fastq_out=args.fastq,
+        truth_out=args.truth,
+        read_length=args.read_length,
+        spikeins=args.spikein,
+        trna_fa=args.trna_fasta,
+        composition=parse_composition(args.composition) if args.composition else None,
+        n_mirnas=args.mirnas,
+        error_rate=None if args.no_errors else DEFAULT_ERROR_RATE,
+    )
+    print(
+        f"{result.fastq}: {result.reads} reads ({result.molecules} molecules), "
+        f"{result.read_length} nt, kit {result.kit}, seed {result.seed}, "
+        f"{len(result.mirna_pool)} miRNAs in the pool"
+    )
+    return 0
