@@ -59,6 +59,13 @@ def test_cats_reads_lose_template_switch_bases_and_poly_a(kits):
     assert result.inserts == {LET7A: 3, MIR16: 2}
 
 
+def test_cats_poly_a_does_not_swallow_the_last_insert_base(kits):
+    # hsa-miR-6736-3p ends ...CACAGT: with a mismatch allowed, the tail took its final T
+    insert = "TCAGCTCCTCTCTACCCACAGT"
+    result = trim_sequences(Counter({"GGG" + insert + "A" * 20 + "GATCGG": 5}), kits["cats"])
+    assert result.inserts == {insert: 5}
+
+
 def test_truseq_partial_adapter_at_read_end_is_removed(kits):
     result = trim_sequences({MIR21 + "TGGAA": 1}, kits["illumina"])
     assert result.inserts == {MIR21: 1}
