@@ -21,12 +21,27 @@ include: "workflow/rules/reference.smk"
 include: "workflow/rules/trim.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/count.smk"
+include: "workflow/rules/biotypes.smk"
 include: "workflow/rules/de.smk"
 include: "workflow/rules/report.smk"
 
 
+# Steps of seconds run on the submitting host, not as cluster jobs (a scheduler round
+# trip costs more than the work); downloads too, since compute nodes are often offline.
 localrules:
     all,
+    download_mirbase,
+    geo_sample_sheet,
+    fetch_fastq,
+    merge_mature,
+    merge_feature_counts,
+    merge_isomirs,
+    merge_fates,
+    merge_biotypes,
+    report_content,
+    provenance,
+    quality_gate,
+    de_summary,
 
 
 rule all:

@@ -64,7 +64,7 @@ def test_user_config_without_samples_fails_instead_of_using_the_demo(tmp_path):
     run = user_run(tmp_path, "protocol: auto\n", "sample\tfastq\n")
     result = snakemake(run, "--configfile", str(run / "config.yaml"), "-n", check=False)
     assert result.returncode != 0
-    assert "required key 'samples' is missing" in result.stderr
+    assert "required key 'samples' is missing" in result.stdout + result.stderr
 
 
 def test_bad_sheet_fails_before_any_job_naming_line_and_column(tmp_path, reads):
@@ -75,7 +75,7 @@ def test_bad_sheet_fails_before_any_job_naming_line_and_column(tmp_path, reads):
     )
     result = snakemake(run, "--configfile", str(run / "config.yaml"), "--cores", "1", check=False)
     assert result.returncode != 0
-    assert "line 3, column sample" in result.stderr
+    assert "line 3, column sample" in result.stdout + result.stderr
     assert not (run / "results").exists()
 
 
@@ -87,7 +87,8 @@ def test_bad_config_value_is_named(tmp_path, reads):
     )
     result = snakemake(run, "--configfile", str(run / "config.yaml"), "-n", check=False)
     assert result.returncode != 0
-    assert "'multimapper'" in result.stderr and "'fractional'" in result.stderr
+    output = result.stdout + result.stderr
+    assert "'multimapper'" in output and "'fractional'" in output
 
 
 def test_user_paths_resolve_against_the_working_directory(tmp_path, reads):

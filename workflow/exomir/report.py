@@ -24,7 +24,12 @@ FATE_DESCRIPTIONS = {
     "spikein": "aligned to a spike-in",
     "mature": "aligned to a hairpin on a mature arm (within isomiR tolerance)",
     "hairpin_only": "aligned to a hairpin outside any mature arm",
-    "unassigned": "passed trimming but aligned to no spike-in or hairpin",
+    "rRNA": "aligned to ribosomal RNA",
+    "tRNA": "aligned to tRNA (fragments, halves)",
+    "Y_RNA": "aligned to Y RNA",
+    "snoRNA": "aligned to snoRNA",
+    "piRNA": "aligned to piRNA",
+    "unassigned": "passed trimming but aligned to no spike-in, hairpin or small-RNA reference",
 }
 
 
@@ -163,6 +168,7 @@ def write_report_content(
     written = []
     for name, section in sections.items():
         with atomic_open(outdir / name) as handle:
-            json.dump(section, handle, indent=1, sort_keys=True)
+            # key order matters: the bar stacks fates in partition (priority) order
+            json.dump(section, handle, indent=1)
         written.append(outdir / name)
     return written

@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 import pandas as pd
 from snakemake.exceptions import WorkflowError
 
+from exomir.biotypes import resolve_references
 from exomir.config import PROTOCOLS, resolve_path, validate_config
 from exomir.contrasts import validate_de_config
 from exomir.errors import ExomirError
@@ -59,8 +60,31 @@ try:
             protocols=PROTOCOLS,
         )
     )
+    # Small-RNA biotypes checked after miRNAs (exomir/biotypes.py): source FASTA per
+    # biotype in priority order; empty for species without bundled or given references.
+    BIOTYPE_REFERENCES = (
+        {}
+        if GEO_SHEET_ONLY or COUNTS_MATRIX is not None
+        else resolve_references(
+            CONFIG["biotypes"],
+            CONFIG["species"],
+            bundled_dir=REPO / "resources" / "smallrna",
+            base_dir=PATH_BASE,
+            source=f"config {CONFIG_SOURCE}",
+        )
+    )
 except ExomirError as error:
     raise WorkflowError(str(error)) from None
+
+BIOTYPES = list(BIOTYPE_REFERENCES)
+BIOTYPE_PATTERN = "|".join(re.escape(name) for name in BIOTYPES) or "(?!)"
+# With biotypes, the fate table splits `unassigned` into them (rule classify_biotypes).
+FATES_FILE = "fates_biotypes.tsv" if BIOTYPES else "fates.tsv"
+# bowtie -v per biotype, e.g. "rRNA=1,tRNA=2"; unlisted biotypes use alignment.mismatches.
+BIOTYPE_MISMATCHES = ",".join(
+    f"{name}={CONFIG['biotypes']['mismatches'].get(name, CONFIG['alignment']['mismatches'])}"
+    for name in BIOTYPES
+)
 
 SAMPLES = {} if GEO_SHEET_ONLY else SHEET.by_name()
 SAMPLE_NAMES = [] if GEO_SHEET_ONLY else SHEET.names
@@ -178,6 +202,8 @@ def get_final_output():
             "results/counts/isomir_counts.tsv",
             "results/qc/read_fates.tsv",
         ]
+        if BIOTYPES:
+            outputs.append("results/counts/biotype_counts.tsv")
         outputs += per_sample("results/align/{sample}/hairpin.bam.bai")
     if COUNTS_MATRIX is None or CONTRAST_NAMES:
         outputs.append("results/multiqc/multiqc_report.html")

@@ -89,7 +89,7 @@ rule merge_isomirs:
 
 rule merge_fates:
     input:
-        per_sample("results/counts/per_sample/{sample}/fates.tsv"),
+        per_sample(f"results/counts/per_sample/{{sample}}/{FATES_FILE}"),
     output:
         "results/qc/read_fates.tsv",
     log:
@@ -98,7 +98,8 @@ rule merge_fates:
         "../../envs/counting.yaml"
     params:
         sheet=SHEET_PATH,
+        fates_file=FATES_FILE,
     shell:
         "exomir merge-fates --sample-sheet {params.sheet:q}"
-        " --template 'results/counts/per_sample/{{sample}}/fates.tsv'"
+        " --template 'results/counts/per_sample/{{sample}}/{params.fates_file}'"
         " --out {output:q} 2> {log:q}"

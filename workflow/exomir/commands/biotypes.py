@@ -1,0 +1,82 @@
+"""``exomir biotypes``: split unassigned reads into small-RNA biotypes (rRNA, tRNA, ...).
+
+Three actions, one per workflow step: ``prepare`` a biotype reference, ``classify`` one
+sample's unassigned reads through the biotype chain, ``merge`` the per-sample counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from exomir import biotypes
+from exomir.align import require_tools
+from exomir.commands.merge import add_input_arguments, samples_and_inputs
+
+HELP = "assign reads left after miRNAs to rRNA/tRNA/Y RNA/snoRNA/piRNA and count them"
+
+
+def _order(text: str) -> list[str]:
+    return [name for name in text.split(",") if name]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    prepare = actions.add_parser("prepare", help="write a biotype's alignment FASTA")
+    prepare.add_argument("--biotype", required=True, help="biotype name (tRNA gets a CCA tail)")
+    prepare.add_argument("--fasta", required=True, help="source FASTA (plain or gzipped)")
+    prepare.add_argument("--out", required=True, help="prepared FASTA: >record feature")
+
+    classify = actions.add_parser("classify", help="one sample's unassigned reads by biotype")
+    classify.add_argument("--sample", required=True)
+    classify.add_argument("--reads", required=True, help="collapsed unassigned.fa")
+    classify.add_argument("--fates", required=True, help="fates.tsv of exomir count")
+    classify.add_argument(
+        "--order", required=True, type=_order, help="biotypes in priority order: rRNA,tRNA,..."
+    )
+    classify.add_argument("--reference-dir", required=True, help="holds {biotype}.fa from prepare")
+    classify.add_argument("--index-dir", required=True, help="holds bowtie indexes {biotype}.*")
+    classify.add_argument("--mismatches", required=True, help="bowtie -v per biotype: rRNA=1,...")
+    classify.add_argument("--threads", type=int, default=1)
+    classify.add_argument("--fates-out", required=True, help="fates with biotype columns")
+    classify.add_argument("--counts-out", required=True, help="biotype feature <sample>")
+    classify.add_argument("--unannotated-out", required=True, help="reads of no biotype")
+    classify.add_argument("--log", required=True, help="bowtie reports of every step")
+
+    merge = actions.add_parser("merge", help="per-sample biotype counts into one table")
+    add_input_arguments(merge)
+    merge.add_argument("--order", required=True, type=_order, help="biotypes in priority order")
+    merge.add_argument("--out", required=True, help="biotype, feature, one column per sample")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "prepare":
+        biotypes.prepare_reference(args.biotype, args.fasta, args.out)
+    elif args.action == "classify":
+        require_tools("bowtie", "samtools")
+        mismatches = biotypes.parse_mismatches(args.mismatches, args.order)
+        steps = [
+            biotypes.BiotypeStep(
+                name=name,
+                reference=Path(args.reference_dir) / f"{name}.fa",
+                index=str(Path(args.index_dir) / name),
+                mismatches=mismatches[name],
+            )
+            for name in args.order
+        ]
+        biotypes.classify_sample(
+            args.sample,
+            args.reads,
+            args.fates,
+            steps,
+            fates_out=args.fates_out,
+            counts_out=args.counts_out,
+            unannotated_out=args.unannotated_out,
+            log=args.log,
+            threads=args.threads,
+        )
+    else:
+        samples, inputs = samples_and_inputs(args)
+        biotypes.merge_biotype_counts(samples, inputs, args.order, args.out)
+    return 0
