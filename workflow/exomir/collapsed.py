@@ -11,6 +11,8 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 
+import numpy as np
+
 from exomir.atomic import atomic_open
 from exomir.errors import ExomirError
 from exomir.numbers import format_count
@@ -20,17 +22,25 @@ _COUNT_SUFFIX = re.compile(r"_x(\d+)$")
 
 def write_collapsed(counts: Mapping[str, int], path: str | os.PathLike) -> int:
     """Write ``counts`` (sequence → count) as collapsed FASTA; return the number of records."""
-    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    sequences = list(counts)
+    values = list(counts.values())
+    # numpy sorts the sequences as one fixed-width byte array: sorting Python strings
+    # scattered over memory was the slowest part of writing millions of records.
+    order = np.lexsort((np.array(sequences, dtype="S"), -np.array(values))).tolist()
+    text = {count: format_count(count) for count in set(values)}
     with atomic_open(path, "w") as handle:
         handle.writelines(
-            f">{rank}_x{format_count(count)}\n{sequence}\n"
-            for rank, (sequence, count) in enumerate(ordered, start=1)
+            f">{rank}_x{text[values[i]]}\n{sequences[i]}\n" for rank, i in enumerate(order, start=1)
         )
-    return len(ordered)
+    return len(order)
 
 
 def parse_count(read_name: str) -> int:
     """The count a collapsed read stands for, from its ``..._x{count}`` name."""
+    # Called once per aligned read: str methods first, the regex only for odd names.
+    _, separator, digits = read_name.rpartition("_x")
+    if separator and digits.isdecimal():
+        return int(digits)
     match = _COUNT_SUFFIX.search(read_name)
     if match is None:
         raise ExomirError(f"read name {read_name!r} has no '_x<count>' suffix (not collapsed)")

@@ -357,13 +357,15 @@ def count_sample(
                     entry[3] += share
 
     mature_names = reference.matures.names
-    isomir_rows = sorted(
-        (
-            IsomirCount(mature_names[row], sequence, start, end, mismatches, count)
-            for (row, sequence), (start, end, mismatches, count) in isomirs.items()
-        ),
-        key=lambda i: (i.mirna, -i.count, i.sequence),
+    # Sorted as plain tuples (miRNA, -count, sequence): no key function per isomiR.
+    keyed = sorted(
+        (mature_names[row], -count, sequence, start, end, mismatches)
+        for (row, sequence), (start, end, mismatches, count) in isomirs.items()
     )
+    isomir_rows = [
+        IsomirCount(mirna, sequence, start, end, mismatches, -negative)
+        for mirna, negative, sequence, start, end, mismatches in keyed
+    ]
     return SampleCounts(
         mature=_distribute(mature_sets, len(mature_names), multimapper),
         hairpin=_distribute(hairpin_sets, len(reference.hairpins.names), multimapper),

@@ -23,6 +23,10 @@ from exomir.atomic import atomic_path  # noqa: E402
 HEATMAP_TOP = 30
 PCA_TOP_VARIABLE = 500
 ABUNDANCE_TOP = 20
+# Beyond this many samples, per-sample labels overlap into a blot and cost seconds of
+# layout each (a 1,000-sample heatmap was 23,000 px wide): the PCA leaves points
+# unnamed and the heatmap names groups instead of samples.
+MAX_LABELLED_SAMPLES = 60
 _UP, _DOWN, _NS = "#c0392b", "#2471a3", "#b3b3b3"
 _PALETTE = plt.get_cmap("tab10").colors
 
@@ -107,7 +111,9 @@ def heatmap_plot(vst: pd.DataFrame, mirnas: list[str], groups: pd.Series, title:
     order = sorted(vst.columns, key=lambda s: (str(groups.get(s, "")), s))
     data = zscore_rows(vst.loc[mirnas, order]) if mirnas else pd.DataFrame()
     height = max(3.0, 0.22 * len(mirnas) + 1.5)
-    figure, axes = plt.subplots(figsize=(max(4.0, 0.35 * len(order) + 3), height))
+    few = len(order) <= MAX_LABELLED_SAMPLES
+    width = max(4.0, 0.35 * len(order) + 3) if few else 0.35 * MAX_LABELLED_SAMPLES + 3
+    figure, axes = plt.subplots(figsize=(width, height))
     if data.empty:
         axes.text(0.5, 0.5, "no miRNA tested", ha="center", va="center")
         axes.set_axis_off()
@@ -115,11 +121,30 @@ def heatmap_plot(vst: pd.DataFrame, mirnas: list[str], groups: pd.Series, title:
         limit = max(1.0, float(np.nanmax(np.abs(data.to_numpy()))))
         image = axes.imshow(data.to_numpy(), aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit)
         axes.set_yticks(range(len(mirnas)), mirnas, fontsize=6)
-        labels = [f"{s} ({groups.get(s, '')})" for s in order]
-        axes.set_xticks(range(len(order)), labels, rotation=90, fontsize=6)
+        if few:
+            labels = [f"{s} ({groups.get(s, '')})" for s in order]
+            axes.set_xticks(range(len(order)), labels, rotation=90, fontsize=6)
+        else:
+            _label_groups(axes, [str(groups.get(s, "")) for s in order])
         figure.colorbar(image, ax=axes, label="z-score of VST")
     axes.set_title(f"{title}: top {len(mirnas)} miRNAs", fontsize=10)
     return figure
+
+
+def _label_groups(axes, column_groups: list[str]) -> None:
+    """One x label per run of equal groups, at its centre, with lines between runs."""
+    starts = [0] + [
+        i for i in range(1, len(column_groups)) if column_groups[i] != column_groups[i - 1]
+    ]
+    ends = starts[1:] + [len(column_groups)]
+    centres = [(start + end - 1) / 2 for start, end in zip(starts, ends, strict=True)]
+    labels = [
+        f"{column_groups[start]} ({end - start})" for start, end in zip(starts, ends, strict=True)
+    ]
+    axes.set_xticks(centres, labels, fontsize=7)
+    for start in starts[1:]:
+        axes.axvline(start - 0.5, color="black", linewidth=0.8)
+    axes.set_xlabel("samples, by group (number of samples)")
 
 
 def pca_coordinates(
@@ -153,11 +178,14 @@ def pca_plot(vst: pd.DataFrame, groups: pd.Series, colour_by: str) -> Figure:
         members = [s for s in coordinates.index if str(groups.get(s, "NA")) == level]
         points = coordinates.loc[members]
         axes.scatter(points["PC1"], points["PC2"], color=_PALETTE[i % len(_PALETTE)], label=level)
-        for sample, row in points.iterrows():
-            axes.annotate(str(sample), (row["PC1"], row["PC2"]), fontsize=6)
+        if len(coordinates) <= MAX_LABELLED_SAMPLES:
+            for sample, row in points.iterrows():
+                axes.annotate(str(sample), (row["PC1"], row["PC2"]), fontsize=6)
     axes.set_xlabel(f"PC1 ({explained[0]:.0%} of variance)")
     axes.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)")
-    axes.legend(title=colour_by, fontsize=7)
+    # "best" tests every point against every legend position: slow with thousands
+    where = "best" if len(coordinates) <= MAX_LABELLED_SAMPLES else "upper right"
+    axes.legend(title=colour_by, fontsize=7, loc=where)
     axes.set_title(f"PCA of VST counts by {colour_by}", fontsize=10)
     return figure
 

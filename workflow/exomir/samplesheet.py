@@ -146,15 +146,17 @@ def _fastq_paths(
     field_value: str, base_dir: str | os.PathLike, at: str, check_files: bool, required: bool
 ) -> list[Path]:
     parts = [p.strip() for p in field_value.split(";") if p.strip()]
+    whole = field_value.strip()
+    if len(parts) > 1 and _resolve(whole, base_dir).is_file():
+        # ';' separates files, but may also be part of a file name: an existing file wins.
+        parts = [whole]
     if not parts:
         if required:
             raise ExomirError(f"{at}, column fastq: is empty (give a FASTQ path or 'runs')")
         return []
     paths = []
     for part in parts:
-        candidate = Path(part).expanduser()
-        if not candidate.is_absolute():
-            candidate = Path(base_dir) / candidate
+        candidate = _resolve(part, base_dir)
         if check_files:
             if not candidate.exists():
                 raise ExomirError(f"{at}, column fastq: file {part!r} does not exist")
@@ -162,6 +164,11 @@ def _fastq_paths(
                 raise ExomirError(f"{at}, column fastq: {part!r} is not a readable file")
         paths.append(candidate)
     return paths
+
+
+def _resolve(path: str, base_dir: str | os.PathLike) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else Path(base_dir) / candidate
 
 
 def sample_names(path: str | os.PathLike) -> list[str]:

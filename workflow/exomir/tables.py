@@ -13,19 +13,20 @@ molecules, which is what keeps the partition summing to input reads.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from exomir.atomic import atomic_open
 from exomir.errors import ExomirError
-from exomir.numbers import format_count
+from exomir.numbers import format_count, format_counts
 
 FATE_COLUMNS = (
     "sample",
@@ -55,13 +56,16 @@ ISOMIR_COLUMNS = ("mirna", "sequence", "start_offset", "end_offset", "mismatches
 MERGED_ISOMIR_COLUMNS = ("mirna", "sequence", "start_offset", "end_offset", "sample", "count")
 # Per-sample isomiR files merged at once; more go through sorted intermediate runs.
 MAX_OPEN_FILES = 256
+# (sequence, sample rank, rest of the output line): sorts by sequence, then sample
+IsomirRow = tuple[str, int, str]
+IsomirBlock = tuple[str, list[IsomirRow]]
 
 
 class _CountText(dict):
-    """format_count with memory: merged matrices repeat few values (mostly 0) many times."""
+    """format_count with memory: count matrices repeat few values (mostly 0) many times."""
 
     def __missing__(self, value: float) -> str:
-        if len(self) > 1_000_000:
+        if len(self) > 100_000:  # bounds memory (~20 MB) when values stop repeating
             self.clear()
         text = self[value] = format_count(value)
         return text
@@ -246,13 +250,25 @@ def _count_column(path: Path, sample: str, names: list[str]) -> np.ndarray:
 
 
 def _write_matrix(
-    path: str | os.PathLike, names: Sequence[str], samples: Sequence[str], matrix: np.ndarray
+    path: str | os.PathLike,
+    names: Sequence[str],
+    samples: Sequence[str],
+    matrix: np.ndarray,
+    *,
+    repeated_values: bool,
 ) -> None:
-    text = _CountText()
+    """Row by row; counts repeat (memoised text), CPM values rarely do (row formatting)."""
+    if repeated_values:
+        text = _CountText()
+
+        def cells(row: np.ndarray) -> Iterable[str]:
+            return map(text.__getitem__, row.tolist())
+    else:
+        cells = format_counts
     with atomic_open(path) as handle:
         handle.write("mirna\t" + "\t".join(samples) + "\n")
         for name, row in zip(names, matrix, strict=True):
-            handle.write(name + "\t" + "\t".join(map(text.__getitem__, row.tolist())) + "\n")
+            handle.write(name + "\t" + "\t".join(cells(row)) + "\n")
 
 
 def merge_count_tables(
@@ -273,7 +289,7 @@ def merge_count_tables(
     matrix[:, 0] = first
     for column in range(1, len(samples)):
         matrix[:, column] = _count_column(paths[column], samples[column], names)
-    _write_matrix(out, names, samples, matrix)
+    _write_matrix(out, names, samples, matrix, repeated_values=True)
 
     totals = matrix.sum(axis=0)
     all_zero = totals == 0
@@ -281,54 +297,100 @@ def merge_count_tables(
         scale = np.zeros_like(totals)
         np.divide(1e6, totals, out=scale, where=~all_zero)
         matrix *= scale  # in place: a second matrix would double peak memory
-        _write_matrix(cpm_out, names, samples, matrix)
+        _write_matrix(cpm_out, names, samples, matrix, repeated_values=False)
     return [samples[i] for i in np.flatnonzero(all_zero)]
 
 
-def _isomir_rows(path: Path, rank: int) -> Iterator[tuple[str, str, int, str, str, str]]:
-    """(mirna, sequence, rank, start, end, count) of one per-sample file, by mirna then sequence.
+def _isomir_blocks(path: Path, rank: int, lead: str, sample: str) -> Iterator[IsomirBlock]:
+    """One per-sample file as (mirna, its rows) blocks, checked to be sorted by mirna.
 
-    The file is sorted by mirna (then count), so re-sorting one mirna block at a time
-    keeps memory to a block while giving the order the merge needs.
+    Blocks, not rows, go through the k-way merge: one heap operation per miRNA and
+    sample instead of one per isomiR. A row carries its output text after the sequence
+    (``lead`` first), so the merge only sorts and joins.
     """
     with open(path) as handle:
         header = handle.readline().rstrip("\n")
         if header != "\t".join(ISOMIR_COLUMNS):
             raise ExomirError(f"{path}: header must be {' '.join(ISOMIR_COLUMNS)} (tab-separated)")
-        block: list[tuple[str, str, int, str, str, str]] = []
+        mirna, rows = None, []
         for line_number, line in enumerate(handle, start=2):
             fields = line.rstrip("\n").split("\t")
             if len(fields) != len(ISOMIR_COLUMNS):
                 raise ExomirError(f"{path}: line {line_number} does not have 6 columns")
-            mirna, sequence, start, end, _, count = fields
-            if block and mirna != block[-1][0]:
-                if mirna < block[-1][0]:
-                    raise ExomirError(f"{path}: line {line_number}: rows are not sorted by mirna")
-                yield from _sorted_block(path, block)
-                block = []
-            block.append((mirna, sequence, rank, start, end, count))
-        yield from _sorted_block(path, block)
+            if fields[0] != mirna:
+                if mirna is not None:
+                    if fields[0] < mirna:
+                        raise ExomirError(
+                            f"{path}: line {line_number}: rows are not sorted by mirna"
+                        )
+                    yield mirna, _checked_unique(path, mirna, rows)
+                mirna, rows = fields[0], []
+            rows.append(
+                (fields[1], rank, f"{lead}{fields[2]}\t{fields[3]}\t{sample}\t{fields[5]}\n")
+            )
+        if mirna is not None:
+            yield mirna, _checked_unique(path, mirna, rows)
 
 
-def _sorted_block(path: Path, block: list) -> list:
-    block.sort()
-    for previous, row in itertools.pairwise(block):
-        if previous[:2] == row[:2]:
-            raise ExomirError(f"{path}: isomiR {row[0]} {row[1]} appears twice")
-    return block
+def _checked_unique(path: Path, mirna: str, rows: list[IsomirRow]) -> list[IsomirRow]:
+    if len({row[0] for row in rows}) != len(rows):
+        sequences = sorted(row[0] for row in rows)
+        twice = next(a for a, b in itertools.pairwise(sequences) if a == b)
+        raise ExomirError(f"{path}: isomiR {mirna} {twice} appears twice")
+    return rows
 
 
-def _run_rows(path: Path) -> Iterator[tuple[str, str, int, str, str, str]]:
-    """Rows of an intermediate run written by :func:`_write_run`."""
-    with open(path) as handle:
-        for line in handle:
-            mirna, sequence, rank, start, end, count = line.rstrip("\n").split("\t")
-            yield mirna, sequence, int(rank), start, end, count
+def _merged_blocks(streams: Sequence[Iterator[IsomirBlock]]) -> Iterator[IsomirBlock]:
+    """(mirna, the rows of all streams for it, by sequence then rank), mirna by mirna."""
+    heap = []
+    for index, stream in enumerate(streams):
+        block = next(stream, None)
+        if block is not None:
+            heap.append((block[0], index, block[1], stream))
+    heapq.heapify(heap)
+    while heap:
+        mirna = heap[0][0]
+        rows: list[IsomirRow] = []
+        while heap and heap[0][0] == mirna:
+            _, index, block_rows, stream = heap[0]
+            rows.extend(block_rows)
+            block = next(stream, None)
+            if block is None:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (block[0], index, block[1], stream))
+        rows.sort()
+        yield mirna, rows
 
 
-def _write_run(path: Path, rows: Iterable[tuple]) -> None:
-    with open(path, "w") as handle:
-        handle.writelines("\t".join(map(str, row)) + "\n" for row in rows)
+def _merged_text(
+    paths: Sequence[Path], ranks: range, samples: Sequence[str], run_format: bool
+) -> Iterator[str]:
+    """The merged rows of files ``ranks``, one miRNA at a time; runs carry the rank.
+
+    A run line is ``mirna sequence rank start end sample count``: its text order is its
+    (mirna, sequence, rank) order (tabs sort before any name character and ranks are
+    zero-padded), so runs merge by plain string comparison.
+    """
+    streams = [
+        _isomir_blocks(paths[r], r, f"{r:010d}\t" if run_format else "", samples[r]) for r in ranks
+    ]
+    for mirna, rows in _merged_blocks(streams):
+        yield "".join([f"{mirna}\t{sequence}\t{rest}" for sequence, _, rest in rows])
+
+
+def _without_rank(lines: Iterable[str]) -> Iterator[str]:
+    for line in lines:
+        mirna, sequence, _, rest = line.split("\t", 3)
+        yield f"{mirna}\t{sequence}\t{rest}"
+
+
+def _merge_runs(runs: Sequence[Path], write: Callable[[Iterable[str]], None]) -> None:
+    """Pass the lines of sorted runs, merged by text (which is their sort order), to write."""
+    with contextlib.ExitStack() as stack:
+        write(heapq.merge(*(stack.enter_context(open(run)) for run in runs)))
+    for run in runs:
+        run.unlink()
 
 
 def merge_isomirs(
@@ -336,9 +398,11 @@ def merge_isomirs(
 ) -> None:
     """Long isomiR table ``mirna sequence start_offset end_offset sample count``.
 
-    Sorted by mirna, sequence, then sample in the given order; streamed (k-way merge), so
-    memory does not grow with the number of samples. Beyond MAX_OPEN_FILES inputs, groups
-    are first merged into sorted intermediate runs next to ``out``.
+    Sorted by mirna, sequence, then sample in the given order. Streamed: at most
+    MAX_OPEN_FILES per-sample files are merged at once (a k-way merge of miRNA blocks);
+    beyond that, groups go to sorted runs next to ``out``, which are merged the same number
+    at a time until one pass can write ``out``. Open files and memory (one miRNA's rows of
+    MAX_OPEN_FILES samples) stay the same whatever the number of samples.
     """
     check_samples_and_inputs(samples, inputs)
     paths = [Path(p) for p in inputs]
@@ -347,20 +411,31 @@ def merge_isomirs(
             raise ExomirError(f"{path}: input file is missing")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
-        if len(paths) <= MAX_OPEN_FILES:
-            streams = [_isomir_rows(path, rank) for rank, path in enumerate(paths)]
-        else:
-            streams = []
-            for first in range(0, len(paths), MAX_OPEN_FILES):
-                group = range(first, min(first + MAX_OPEN_FILES, len(paths)))
-                run = Path(scratch) / f"run{len(streams)}.tsv"
-                _write_run(run, heapq.merge(*(_isomir_rows(paths[r], r) for r in group)))
-                streams.append(_run_rows(run))
+    header = "\t".join(MERGED_ISOMIR_COLUMNS) + "\n"
+    if len(paths) <= MAX_OPEN_FILES:
         with atomic_open(out) as handle:
-            handle.write("\t".join(MERGED_ISOMIR_COLUMNS) + "\n")
-            for mirna, sequence, rank, start, end, count in heapq.merge(*streams):
-                handle.write(f"{mirna}\t{sequence}\t{start}\t{end}\t{samples[rank]}\t{count}\n")
+            handle.write(header)
+            handle.writelines(_merged_text(paths, range(len(paths)), samples, run_format=False))
+        return
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
+        names = (Path(scratch) / f"run{i}.tsv" for i in itertools.count())
+        runs = []
+        for first in range(0, len(paths), MAX_OPEN_FILES):
+            group = range(first, min(first + MAX_OPEN_FILES, len(paths)))
+            runs.append(next(names))
+            with open(runs[-1], "w") as handle:
+                handle.writelines(_merged_text(paths, group, samples, run_format=True))
+        fan_in = max(2, MAX_OPEN_FILES)
+        while len(runs) > fan_in:
+            merged = []
+            for first in range(0, len(runs), fan_in):
+                merged.append(next(names))
+                with open(merged[-1], "w") as handle:
+                    _merge_runs(runs[first : first + fan_in], handle.writelines)
+            runs = merged
+        with atomic_open(out) as handle:
+            handle.write(header)
+            _merge_runs(runs, lambda lines: handle.writelines(_without_rank(lines)))
 
 
 def merge_fates(

@@ -54,12 +54,22 @@ def run(args: argparse.Namespace) -> int:
 
     plot_dir = outdir / "plots"
     pca_pngs = []
-    for column in PCA_COLUMNS:
-        if column in sheet.columns and vst.shape[1] >= 2:
+    for column in pca_columns(spec, list(sheet.columns)):
+        if vst.shape[1] >= 2:
             groups = sheet.set_index("sample")[column]
             figure = plots.pca_plot(vst, groups, column)
             pca_pngs.append(plots.save_figure(figure, plot_dir / f"pca_{column}")[0])
     plots.save_figure(plots.abundance_plot(normalized), plot_dir / "top_abundance")
-    if pca_pngs:
-        pca_section(pca_pngs, outdir / "multiqc" / "pca_mqc.yaml")
+    # Always written: the rule declares it, whatever columns the sheet has.
+    pca_section(pca_pngs, outdir / "multiqc" / "pca_mqc.yaml")
     return 0
+
+
+def pca_columns(spec: dict, sheet_columns: list[str]) -> list[str]:
+    """Sheet columns to colour PCA plots by: condition, batch and each contrast's variable."""
+    variables = [c.get("variable") for _, c in sorted((spec.get("contrasts") or {}).items())]
+    columns: list[str] = []
+    for column in (*PCA_COLUMNS, *variables):
+        if column in sheet_columns and column not in columns:
+            columns.append(column)
+    return columns

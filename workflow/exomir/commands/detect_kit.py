@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from exomir import fastq, kits
 from exomir.atomic import atomic_open
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         source=f"sample {args.sample} ({', '.join(args.fastq)})",
     )
     detection.warnings[:0] = warnings
+    for warning in detection.warnings:
+        print(f"exomir detect-kit: warning: sample {args.sample}: {warning}", file=sys.stderr)
     with atomic_open(args.out, "w") as handle:
         json.dump(detection.to_json(args.sample), handle, indent=2)
         handle.write("\n")
