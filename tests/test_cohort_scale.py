@@ -41,10 +41,11 @@ def write_cohort(directory: Path, n: int) -> Path:
 
 
 def test_no_shell_command_lists_the_samples(tmp_path):
-    """Each command names at most one sample, so none can outgrow the 128 KiB argument limit.
+    """Each command names at most one sample, so none grows with the cohort.
 
-    Aggregating steps (merges, report, provenance, DE) find the samples through the sheet
-    and a path template; 10,000 paths on one command line would be ~500 KB.
+    Snakemake hands a command to bash as one argument, which Linux limits to 128 KiB:
+    about 3,000 per-sample paths. Aggregating steps (merges, report, provenance, DE) find
+    the samples through the sheet and a path template instead.
     """
     config = write_cohort(tmp_path, 12)
     result = snakemake(tmp_path, "--configfile", str(config), "-n", "-p", "--cores", "1")

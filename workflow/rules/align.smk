@@ -5,7 +5,7 @@
 rule align_spikeins:
     input:
         reads="results/trimmed/{sample}/inserts.fa",
-        index=multiext("results/reference/bowtie/spikein", *BOWTIE_INDEX_SUFFIXES),
+        index=f"results/reference/bowtie/spikein{BOWTIE_INDEX}",
         reference="results/reference/spikein.fa",
     output:
         bam="results/align/{sample}/spikein.bam",
@@ -26,7 +26,7 @@ rule align_spikeins:
 rule align_hairpins:
     input:
         reads="results/align/{sample}/not_spikein.fa",
-        index=multiext("results/reference/bowtie/hairpin", *BOWTIE_INDEX_SUFFIXES),
+        index=f"results/reference/bowtie/hairpin{BOWTIE_INDEX}",
         reference="results/reference/hairpin.fa",
     output:
         bam=temp("results/align/{sample}/hairpin.grouped.bam"),

@@ -46,7 +46,7 @@ rule classify_biotypes:
         indexes=expand(
             "results/reference/biotypes/bowtie/{biotype}{suffix}",
             biotype=BIOTYPES,
-            suffix=BOWTIE_INDEX_SUFFIXES,
+            suffix=BOWTIE_INDEX,
         ),
     output:
         fates="results/counts/per_sample/{sample}/fates_biotypes.tsv",

@@ -187,6 +187,9 @@ BOWTIE_INDEX_SUFFIXES = (
     ".rev.1.ebwt",
     ".rev.2.ebwt",
 )
+# Per-sample rules depend on one file of each index: the index rule makes all six in one
+# job, and listing six inputs per index per sample slows DAG building for large cohorts.
+BOWTIE_INDEX = BOWTIE_INDEX_SUFFIXES[0]
 
 
 def get_final_output():
