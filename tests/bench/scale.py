@@ -40,22 +40,15 @@ from pathlib import Path
 import numpy as np
 
 from exomir.numbers import format_count
+from exomir.tables import FATE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 STEPS = ("dry-run", "merge", "report", "de")
 CONTRAST = "b_vs_a"
 TEMPLATE = "results/counts/per_sample/{sample}/{feature}.tsv"
-FATE_PARTITION = (
-    "adapter_dimer",
-    "too_short",
-    "too_long",
-    "umi_duplicate",
-    "spikein",
-    "mature",
-    "hairpin_only",
-    "unassigned",
-)
+# the fate columns that partition the input: between `input` and `no_adapter`
+FATE_PARTITION = FATE_COLUMNS[FATE_COLUMNS.index("input") + 1 : -1]
 SPIKEINS = ("cel-miR-39-3p", "cel-miR-54-3p", "cel-miR-238-3p")
 
 
