@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 SOURCE_READS = DATA / "reads" / "human_truseq_1_2k.fastq.gz"
 TRIMMED_READS = DATA / "reads" / "human_encode_trimmed_rep1_2k.fastq.gz"
-# exomir detect-kit reads the first 100,000 reads; damage after them is found by exomir trim.
+# Kit detection reads the first 100,000 reads; damage after them is found while trimming.
 DETECTION_READS = 100_000
 
 
@@ -116,8 +116,8 @@ class BadRun:
     def path(self, sample: str) -> Path:
         return self.workdir / self.files[sample][0]
 
-    def log(self, sample: str, step: str) -> str:
-        return (self.workdir / "logs" / "trim" / f"{sample}.{step}.log").read_text()
+    def log(self, sample: str) -> str:
+        return (self.workdir / "logs" / "trim" / f"{sample}.log").read_text()
 
     def outputs(self, sample: str) -> list[str]:
         folder = self.workdir / "results" / "trimmed" / sample
@@ -151,15 +151,15 @@ def bad_run(tmp_path_factory) -> BadRun:
 
 
 BROKEN = {
-    # sample: (failing step, what the message says)
-    "truncated": ("detect", "truncated compressed file"),
-    "truncated_late": ("trim", "truncated compressed file"),
-    "mismatch": ("detect", "Length of sequence and qualities differ"),
-    "no_plus": ("detect", "expected to start with '+'"),
-    "zero_bytes": ("detect", "contains no reads"),
-    "empty_gzip": ("detect", "contains no reads"),
-    "interleaved": ("detect", "interleaved read pair"),
-    "not_reads": ("detect", "neither FASTQ nor FASTA"),
+    # sample: what the message says
+    "truncated": "truncated compressed file",
+    "truncated_late": "truncated compressed file",  # past the reads kit detection looks at
+    "mismatch": "Length of sequence and qualities differ",
+    "no_plus": "expected to start with '+'",
+    "zero_bytes": "contains no reads",
+    "empty_gzip": "contains no reads",
+    "interleaved": "interleaved read pair",
+    "not_reads": "neither FASTQ nor FASTA",
 }
 ACCEPTED = ("crlf", "lowercase", "dots", "fasta")
 
@@ -172,12 +172,11 @@ def test_the_run_fails_but_finishes_every_good_sample(bad_run):
 
 @pytest.mark.parametrize("sample", sorted(BROKEN))
 def test_broken_file_fails_with_one_line_naming_sample_and_file(bad_run, sample):
-    step, problem = BROKEN[sample]
-    command = "detect-kit" if step == "detect" else "trim"
-    errors = [line for line in bad_run.log(sample, step).splitlines() if ": error: " in line]
-    assert len(errors) == 1, bad_run.log(sample, step)
+    problem = BROKEN[sample]
+    errors = [line for line in bad_run.log(sample).splitlines() if ": error: " in line]
+    assert len(errors) == 1, bad_run.log(sample)
     message = errors[0]
-    assert message.startswith(f"exomir {command}: error: ")
+    assert message.startswith("exomir trim: error: ")
     assert str(bad_run.path(sample)) in message
     assert f"sample {sample}" in message
     assert problem in message
@@ -185,16 +184,14 @@ def test_broken_file_fails_with_one_line_naming_sample_and_file(bad_run, sample)
 
 @pytest.mark.parametrize("sample", sorted(BROKEN))
 def test_snakemake_output_points_at_the_failed_sample_and_its_log(bad_run, sample):
-    step = BROKEN[sample][0]
-    assert f"logs/trim/{sample}.{step}.log" in bad_run.result.stderr
+    assert f"logs/trim/{sample}.log" in bad_run.result.stderr
 
 
 @pytest.mark.parametrize("sample", sorted(BROKEN))
 def test_broken_file_leaves_no_output_of_the_failed_job(bad_run, sample):
-    step = BROKEN[sample][0]
-    # Only the detection of the late-truncated file succeeded (it reads the first reads).
-    expected = ["protocol.json"] if step == "trim" else []
-    assert bad_run.outputs(sample) == expected
+    # Not even protocol.json, although kit detection (the first reads) succeeded for
+    # truncated_late: it is an output of the job that failed.
+    assert bad_run.outputs(sample) == []
 
 
 @pytest.mark.parametrize("sample", ACCEPTED)
@@ -211,10 +208,13 @@ def test_unusual_but_readable_input_gives_the_clean_inserts(bad_run, sample):
 
 def test_fasta_input_is_accepted_with_a_warning_in_log_and_stats(bad_run):
     warning = "FASTA input (no base qualities)"
-    assert warning in bad_run.log("fasta", "trim")
-    assert "sample fasta" in bad_run.log("fasta", "trim")
+    assert warning in bad_run.log("fasta")
+    assert "sample fasta" in bad_run.log("fasta")
     assert any(warning in w for w in bad_run.stats("fasta")["warnings"])
-    assert "warning" not in bad_run.log("clean", "trim")
+    # The clean reads draw only the kit decision's warnings (TruSeq/NEXTflex share an adapter).
+    logged = [line for line in bad_run.log("clean").splitlines() if ": warning: " in line]
+    assert len(logged) == len(bad_run.protocol("clean")["warnings"])
+    assert not bad_run.stats("clean")["warnings"]
 
 
 def test_already_trimmed_reads_declared_with_an_adapter_kit_are_kept_and_warned(bad_run):
@@ -223,14 +223,14 @@ def test_already_trimmed_reads_declared_with_an_adapter_kit_are_kept_and_warned(
     assert stats["no_adapter"] > 0.95 * stats["input"]
     # Not dropped: inserts in the length window pass as they are.
     assert stats["passed"] > 0.9 * bad_run.stats("trimmed_auto")["passed"]
-    assert "look already trimmed" in bad_run.log("trimmed_declared", "trim")
+    assert "look already trimmed" in bad_run.log("trimmed_declared")
     assert any("protocol: trimmed" in w for w in stats["warnings"])
 
 
 def test_already_trimmed_reads_are_detected_and_said_with_auto(bad_run):
     protocol = bad_run.protocol("trimmed_auto")
     assert protocol["protocol"] == "trimmed"
-    assert "already adapter-trimmed" in bad_run.log("trimmed_auto", "detect")
+    assert "already adapter-trimmed" in bad_run.log("trimmed_auto")
     stats = bad_run.stats("trimmed_auto")
     assert stats["no_adapter"] == stats["input"]  # no adapter was searched for
     assert stats["passed"] > stats["input"] / 2

@@ -177,3 +177,76 @@ def test_isomirs_on_real_alignments(aligned):
     assert rows["hsa-let-7a-5p", LET7A_5P + "A"] == ["0", "1", "1", "20"]
     assert rows["hsa-miR-21-5p", "TAGCTTATCAGACTGATGTTG"] == ["0", "-1", "0", "50"]
     assert rows["hsa-miR-16-5p", "TAGCAGCACGTCAATATTGGCG"] == ["0", "0", "1", "3"]
+
+
+@pytest.fixture(scope="module")
+def aligned_by_exomir(aligned) -> Path:
+    """The same reads through ``exomir align-sample``, as the workflow's align rule runs it."""
+    work, out = aligned["work"], aligned["work"] / "exomir_align"
+    reference = aligned["reference"]
+    argv = ["align-sample", "--reads", str(work / "inserts.fa"), "--threads", "2"]
+    for name in ("spikein", "hairpin"):
+        argv += [f"--{name}-index", str(work / name)]
+        argv += [f"--{name}-reference", str(reference / f"{name}.fa")]
+        argv += [f"--{name}-log", str(out / f"{name}.log")]
+    argv += ["--spikein-bam", str(out / "spikein.bam")]
+    argv += ["--hairpin-grouped-bam", str(out / "hairpin.grouped.bam")]
+    argv += ["--hairpin-bam", str(out / "hairpin.bam"), "--unaligned", str(out / "unassigned.fa")]
+    out.mkdir()
+    assert cli.main(argv) == 0
+    return out
+
+
+def alignments(bam: Path) -> list[tuple]:
+    with pysam.AlignmentFile(str(bam), "rb", check_sq=False) as handle:
+        return sorted(
+            (r.query_name, r.reference_name, r.reference_start, r.get_tag("NM")) for r in handle
+        )
+
+
+def test_align_sample_finds_the_alignments_of_plain_bowtie(aligned, aligned_by_exomir):
+    work = aligned["work"]
+    assert alignments(aligned_by_exomir / "spikein.bam") == alignments(work / "spikein.bam")
+    grouped = aligned_by_exomir / "hairpin.grouped.bam"
+    assert alignments(grouped) == alignments(work / "hairpin.bam")
+    unaligned = (aligned_by_exomir / "unassigned.fa").read_text().split()
+    assert unaligned[1::2] == ["GATCGATCGGCCGGATATCCGA"]
+
+
+def test_align_sample_writes_a_sorted_indexed_copy_and_no_temporary_files(aligned_by_exomir):
+    sorted_bam = aligned_by_exomir / "hairpin.bam"
+    assert alignments(sorted_bam) == alignments(aligned_by_exomir / "hairpin.grouped.bam")
+    with pysam.AlignmentFile(str(sorted_bam), "rb") as bam:
+        assert bam.header["HD"]["SO"] == "coordinate"
+        assert bam.check_index()
+        keys = [(r.reference_id, r.reference_start) for r in bam]
+        assert keys == sorted(keys)
+        assert bam.count("hsa-let-7a-1") > 0  # region queries work: the index is usable
+    assert sorted(p.name for p in aligned_by_exomir.iterdir()) == [
+        "hairpin.bam",
+        "hairpin.bam.bai",
+        "hairpin.grouped.bam",
+        "hairpin.log",
+        "spikein.bam",
+        "spikein.log",
+        "unassigned.fa",
+    ]
+    # bowtie's own summary of each alignment reaches its log (the MultiQC bowtie section).
+    assert "# reads processed: 8" in (aligned_by_exomir / "hairpin.log").read_text()
+
+
+def test_align_sample_fails_in_one_line_and_leaves_no_bam(aligned, tmp_path, capsys):
+    work = aligned["work"]
+    argv = ["align-sample", "--reads", str(work / "inserts.fa")]
+    argv += ["--spikein-index", str(work / "spikein"), "--hairpin-index", str(tmp_path / "none")]
+    for name in ("spikein", "hairpin"):
+        argv += [f"--{name}-reference", str(aligned["reference"] / f"{name}.fa")]
+        argv += [f"--{name}-log", str(tmp_path / f"{name}.log")]
+    argv += ["--spikein-bam", str(tmp_path / "s.bam"), "--unaligned", str(tmp_path / "u.fa")]
+    argv += ["--hairpin-grouped-bam", str(tmp_path / "g.bam")]
+    argv += ["--hairpin-bam", str(tmp_path / "h.bam")]
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "alignment of" in error and "none" in error
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".log"))
+    assert leftovers == ["s.bam"]  # the spike-in step finished; nothing of the hairpin step

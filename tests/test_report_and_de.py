@@ -11,8 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import snakemake
+from conftest import BIN, REPO, snakemake
 
+DEMO_SAMPLES = ["truseq_1", "truseq_2", "encode_1", "encode_2"]
 DE_COLUMNS = ["mirna", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 REPORT_SECTIONS = {
     "exomir_read_fates": "Read fates",
@@ -51,7 +52,7 @@ def test_demo_de_table_has_the_documented_columns_sorted_by_padj(demo):
 def test_demo_records_normalisation_and_rounding(demo):
     factors = read_tsv(demo / "results/de/size_factors.tsv")
     assert factors[0] == ["sample", "size_factor", "method"]
-    assert [r[0] for r in factors[1:]] == ["truseq_1", "truseq_2", "encode_1", "encode_2"]
+    assert [r[0] for r in factors[1:]] == DEMO_SAMPLES
     assert all(r[2].startswith("median_of_ratios") for r in factors[1:])
     summary = (demo / "results/de/encode_vs_truseq.json").read_text()
     assert "round" in summary and "median_of_ratios" in summary and "0.05" in summary
@@ -111,6 +112,20 @@ def test_report_renders_every_section_in_a_real_browser(demo, tmp_path):
         timeout=180,
     )
     assert screenshot.stat().st_size > 50_000
+
+
+@pytest.mark.e2e
+def test_report_has_one_bowtie_row_per_sample_named_like_the_sample(demo, tmp_path):
+    """The bowtie section reads the hairpin logs only, under the sheet's sample names, so the
+    general statistics table has one row a sample (no '<sample>.spikein' rows)."""
+    command = [str(BIN / "multiqc"), "--config", str(REPO / "resources/multiqc_config.yaml")]
+    command += ["--outdir", str(tmp_path), "--filename", "multiqc_report.html"]
+    command += ["results/qc/multiqc", "logs/align"]
+    subprocess.run(command, cwd=demo, capture_output=True, check=True, timeout=300)
+    rows = read_tsv(tmp_path / "multiqc_report_data" / "multiqc_bowtie1.txt")
+    assert sorted(row[0] for row in rows[1:]) == sorted(DEMO_SAMPLES)
+    general = read_tsv(tmp_path / "multiqc_report_data" / "multiqc_general_stats.txt")
+    assert sorted(row[0] for row in general[1:]) == sorted(DEMO_SAMPLES)
 
 
 def write_matrix(path, samples, seed=7):

@@ -185,12 +185,17 @@ def test_stats_document_has_the_agreed_keys(kits):
     assert stats["umi"] is None and stats["unit"] == "reads"
 
 
-def run_pipeline_front(tmp_path, fastq, tag: str):
+def run_pipeline_front(tmp_path, fastq, tag: str, *, separate_detection: bool):
+    """exomir detect-kit then trim --protocol-json, or trim deciding the kit itself."""
     protocol = tmp_path / f"protocol_{tag}.json"
     inserts, stats = tmp_path / f"inserts_{tag}.fa", tmp_path / f"stats_{tag}.json"
-    detect = ["detect-kit", "--sample", "S1", "--fastq", str(fastq), "--protocol", "auto"]
-    assert cli.main([*detect, "--out", str(protocol)]) == 0
-    trim = ["trim", "--sample", "S1", "--fastq", str(fastq), "--protocol-json", str(protocol)]
+    trim = ["trim", "--sample", "S1", "--fastq", str(fastq)]
+    if separate_detection:
+        detect = ["detect-kit", "--sample", "S1", "--fastq", str(fastq), "--protocol", "auto"]
+        assert cli.main([*detect, "--out", str(protocol)]) == 0
+        trim += ["--protocol-json", str(protocol)]
+    else:
+        trim += ["--protocol", "auto", "--protocol-out", str(protocol)]
     trim += ["--min-length", "16", "--max-length", "30", "--threads", "1"]
     assert cli.main([*trim, "--inserts", str(inserts), "--stats", str(stats)]) == 0
     return inserts, json.loads(stats.read_text())
@@ -198,15 +203,36 @@ def run_pipeline_front(tmp_path, fastq, tag: str):
 
 def test_trim_cli_end_to_end_on_a_real_umi_library(tmp_path):
     fastq = READS / "qiaseq_umi_1.fastq.gz"
-    inserts, stats = run_pipeline_front(tmp_path, fastq, "a")
+    inserts, stats = run_pipeline_front(tmp_path, fastq, "a", separate_detection=True)
     records = list(read_collapsed(inserts))
     assert stats["protocol"] == "qiaseq" and stats["unit"] == "molecules"
     assert sum(count for _, _, count in records) == stats["passed"] == stats["umi"]["molecules"]
     assert len(records) == stats["distinct_inserts"]
     assert all(16 <= len(seq) <= 30 for _, seq, _ in records)
     assert stats["input"] == sum(stats[fate] for fate in FATES)
-    again, _ = run_pipeline_front(tmp_path, fastq, "b")
+    # Deciding the kit inside trim (as the workflow does) changes nothing.
+    again, _ = run_pipeline_front(tmp_path, fastq, "b", separate_detection=False)
     assert again.read_bytes() == inserts.read_bytes()
+    decision = (tmp_path / "protocol_a.json").read_bytes()
+    assert (tmp_path / "protocol_b.json").read_bytes() == decision
+
+
+@pytest.mark.parametrize(
+    ("kit_options", "problem"),
+    [
+        ([], "give either --protocol-json or --protocol"),
+        (["--protocol", "auto", "--protocol-json", "p.json"], "give either"),
+        (["--protocol", "auto"], "--protocol needs --protocol-out"),
+    ],
+)
+def test_trim_cli_needs_exactly_one_way_to_the_kit(tmp_path, capsys, kit_options, problem):
+    fastq = READS / "human_truseq_1_2k.fastq.gz"
+    argv = ["trim", "--sample", "S1", "--fastq", str(fastq), *kit_options]
+    argv += ["--inserts", str(tmp_path / "i.fa"), "--stats", str(tmp_path / "s.json")]
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("exomir trim: error: ") and problem in error
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_trim_cli_reports_bad_protocol_json(tmp_path, capsys):

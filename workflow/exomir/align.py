@@ -26,6 +26,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +114,87 @@ def align(
         log_fh.write(
             "# exomir: input is collapsed, so the counts above are distinct sequences, not reads\n"
         )
+
+
+@dataclass(frozen=True)
+class Target:
+    """One reference in line: its bowtie index prefix, the FASTA it was built from, a log."""
+
+    index: str
+    reference_fasta: str | os.PathLike
+    log: str | os.PathLike
+
+
+def align_sample(
+    reads: str | os.PathLike,
+    spikein: Target,
+    hairpin: Target,
+    *,
+    spikein_bam: str | os.PathLike,
+    hairpin_grouped_bam: str | os.PathLike,
+    hairpin_sorted_bam: str | os.PathLike,
+    unaligned: str | os.PathLike,
+    mismatches: int = 1,
+    threads: int = 1,
+) -> None:
+    """Spike-ins, then hairpins on what is left, then a sorted, indexed hairpin BAM.
+
+    One call (one job) a sample: these steps take seconds each, and as separate jobs they
+    cost a scheduler round-trip each and lengthen the DAG of large cohorts. The grouped BAM
+    (bowtie's order, a read's alignments together) is what counting reads; the sorted copy
+    with its index is for IGV and samtools.
+    """
+    unaligned = Path(unaligned)
+    unaligned.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".not_spikein.", suffix=".fa.tmp", dir=unaligned.parent)
+    os.close(fd)
+    not_spikein = Path(name)
+    try:
+        align(
+            reads,
+            spikein.index,
+            spikein.reference_fasta,
+            spikein_bam,
+            not_spikein,
+            spikein.log,
+            mismatches=mismatches,
+            threads=threads,
+        )
+        align(
+            not_spikein,
+            hairpin.index,
+            hairpin.reference_fasta,
+            hairpin_grouped_bam,
+            unaligned,
+            hairpin.log,
+            mismatches=mismatches,
+            threads=threads,
+        )
+    finally:
+        not_spikein.unlink(missing_ok=True)
+    sort_and_index(hairpin_grouped_bam, hairpin_sorted_bam, threads=threads, log=hairpin.log)
+
+
+def sort_and_index(
+    bam: str | os.PathLike, sorted_bam: str | os.PathLike, *, threads: int, log: str | os.PathLike
+) -> None:
+    """Coordinate-sort ``bam`` into ``sorted_bam`` and write ``sorted_bam``.bai, atomically."""
+    sorted_bam = Path(sorted_bam)
+    index = sorted_bam.with_name(sorted_bam.name + ".bai")
+    # Leaving the block renames the BAM first, then its (newer) index.
+    with (
+        open(log, "a") as log_fh,
+        atomic_path(index) as tmp_index,
+        atomic_path(sorted_bam) as tmp_bam,
+    ):
+        _run(["samtools", "sort", "-@", str(threads), "-o", str(tmp_bam), str(bam)], log_fh)
+        _run(["samtools", "index", "-o", str(tmp_index), str(tmp_bam)], log_fh)
+
+
+def _run(command: list[str], log_fh) -> None:
+    status = subprocess.run(command, stderr=log_fh).returncode
+    if status != 0:
+        raise ExomirError(f"{' '.join(command[:2])} failed (exit {status}); see {log_fh.name}")
 
 
 _SORT_BLOCK_READS = 1 << 16

@@ -12,7 +12,7 @@ import json
 import os
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -22,6 +22,8 @@ import yaml
 from cutadapt.adapters import BackAdapter
 
 import exomir
+from exomir import fastq
+from exomir.atomic import atomic_open
 from exomir.errors import ExomirError
 
 AUTO = "auto"
@@ -100,8 +102,32 @@ def load_kits(path: str | os.PathLike | None = None) -> dict[str, Kit]:
     return kits
 
 
+def detect_for_sample(
+    sample: str,
+    fastqs: Sequence[str | os.PathLike],
+    requested: str,
+    adapter: str | None,
+    kits: Mapping[str, Kit],
+    max_reads: int = 100_000,
+) -> Detection:
+    """The kit of one sample, decided from its first reads (warnings about them included)."""
+    warnings: list[str] = []
+    sequences = fastq.first_sequences(fastqs, max_reads, warnings=warnings)
+    source = f"sample {sample} ({', '.join(str(path) for path in fastqs)})"
+    detection = choose_kit(requested, adapter, sequences, kits, max_reads, source=source)
+    detection.warnings[:0] = warnings
+    return detection
+
+
+def write_protocol(detection: Detection, sample: str, path: str | os.PathLike) -> None:
+    """Write protocol.json (atomically): the kit ``load_protocol`` reads back, and why."""
+    with atomic_open(path, "w") as handle:
+        json.dump(detection.to_json(sample), handle, indent=2)
+        handle.write("\n")
+
+
 def load_protocol(path: str | os.PathLike) -> Kit:
-    """The kit recorded in a protocol.json written by ``exomir detect-kit``."""
+    """The kit recorded in a protocol.json (see ``write_protocol``)."""
     try:
         with open(path) as handle:
             data = json.load(handle)

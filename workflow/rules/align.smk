@@ -1,62 +1,36 @@
-# Per sample: spike-ins first, then the species' hairpins; what aligns nowhere is kept as
-# collapsed FASTA (results/align/{sample}/unassigned.fa). Parameters: exomir/align.py.
+# Per sample, one job: spike-ins first, then the species' hairpins on what is left; what
+# aligns nowhere is kept as collapsed FASTA (results/align/{sample}/unassigned.fa).
+# Counting reads the hairpin BAM in bowtie's order (a read's alignments together); users
+# get a coordinate-sorted, indexed copy for IGV and samtools. Parameters: exomir/align.py.
 
 
-rule align_spikeins:
+rule align:
     input:
         reads="results/trimmed/{sample}/inserts.fa",
-        index=f"results/reference/bowtie/spikein{BOWTIE_INDEX}",
-        reference="results/reference/spikein.fa",
+        spikein_index=f"results/reference/bowtie/spikein{BOWTIE_INDEX}",
+        spikein="results/reference/spikein.fa",
+        hairpin_index=f"results/reference/bowtie/hairpin{BOWTIE_INDEX}",
+        hairpin="results/reference/hairpin.fa",
     output:
-        bam="results/align/{sample}/spikein.bam",
-        unaligned=temp("results/align/{sample}/not_spikein.fa"),
-    log:
-        "logs/align/{sample}.spikein.log",
-    conda:
-        "../../envs/alignment.yaml"
-    threads: 2
-    params:
-        mismatches=CONFIG["alignment"]["mismatches"],
-    shell:
-        "exomir align --reads {input.reads:q} --index results/reference/bowtie/spikein"
-        " --reference {input.reference:q} --bam {output.bam:q} --unaligned {output.unaligned:q}"
-        " --mismatches {params.mismatches} --threads {threads} --log {log:q}"
-
-
-rule align_hairpins:
-    input:
-        reads="results/align/{sample}/not_spikein.fa",
-        index=f"results/reference/bowtie/hairpin{BOWTIE_INDEX}",
-        reference="results/reference/hairpin.fa",
-    output:
-        bam=temp("results/align/{sample}/hairpin.grouped.bam"),
+        spikein_bam="results/align/{sample}/spikein.bam",
+        grouped_bam=temp("results/align/{sample}/hairpin.grouped.bam"),
+        hairpin_bam="results/align/{sample}/hairpin.bam",
+        hairpin_bai="results/align/{sample}/hairpin.bam.bai",
         unaligned="results/align/{sample}/unassigned.fa",
     log:
-        "logs/align/{sample}.hairpin.log",
+        spikein="logs/align/{sample}.spikein.log",
+        hairpin="logs/align/{sample}.hairpin.log",
     conda:
         "../../envs/alignment.yaml"
     threads: 2
     params:
         mismatches=CONFIG["alignment"]["mismatches"],
     shell:
-        "exomir align --reads {input.reads:q} --index results/reference/bowtie/hairpin"
-        " --reference {input.reference:q} --bam {output.bam:q} --unaligned {output.unaligned:q}"
-        " --mismatches {params.mismatches} --threads {threads} --log {log:q}"
-
-
-# Counting reads the BAM in bowtie's order (a read's alignments together); users get a
-# coordinate-sorted, indexed copy for IGV and samtools.
-rule sort_hairpin_bam:
-    input:
-        "results/align/{sample}/hairpin.grouped.bam",
-    output:
-        bam="results/align/{sample}/hairpin.bam",
-        bai="results/align/{sample}/hairpin.bam.bai",
-    log:
-        "logs/align/{sample}.sort.log",
-    conda:
-        "../../envs/alignment.yaml"
-    threads: 1
-    shell:
-        "(samtools sort -@ {threads} -o {output.bam:q} {input:q}"
-        " && samtools index {output.bam:q}) 2> {log:q}"
+        "exomir align-sample --reads {input.reads:q}"
+        " --spikein-index results/reference/bowtie/spikein"
+        " --spikein-reference {input.spikein:q} --spikein-log {log.spikein:q}"
+        " --hairpin-index results/reference/bowtie/hairpin"
+        " --hairpin-reference {input.hairpin:q} --hairpin-log {log.hairpin:q}"
+        " --spikein-bam {output.spikein_bam:q} --hairpin-grouped-bam {output.grouped_bam:q}"
+        " --hairpin-bam {output.hairpin_bam:q} --unaligned {output.unaligned:q}"
+        " --mismatches {params.mismatches} --threads {threads}"

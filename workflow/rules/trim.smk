@@ -1,34 +1,17 @@
-# Per sample: detect (or confirm) the library kit, then trim adapters, extract and
-# deduplicate UMIs and collapse identical inserts, in one pass over the FASTQ: identical
-# raw reads are trimmed once and carry their multiplicity from here on.
-
-
-rule detect_protocol:
-    input:
-        get_fastq,
-    output:
-        "results/trimmed/{sample}/protocol.json",
-    log:
-        "logs/trim/{sample}.detect.log",
-    conda:
-        "../../envs/trimming.yaml"
-    params:
-        protocol=get_protocol,
-        adapter=get_adapter_option,
-    shell:
-        "exomir detect-kit --sample {wildcards.sample} --fastq {input:q}"
-        " --protocol {params.protocol} {params.adapter} --out {output:q} 2> {log:q}"
+# Per sample, one job: detect (or confirm) the library kit from the first reads, then trim
+# adapters, extract and deduplicate UMIs and collapse identical inserts in one pass over the
+# FASTQ: identical raw reads are trimmed once and carry their multiplicity from here on.
 
 
 rule trim:
     input:
-        fastq=get_fastq,
-        protocol="results/trimmed/{sample}/protocol.json",
+        get_fastq,
     output:
+        protocol="results/trimmed/{sample}/protocol.json",
         inserts="results/trimmed/{sample}/inserts.fa",
         stats="results/trimmed/{sample}/trim_stats.json",
     log:
-        "logs/trim/{sample}.trim.log",
+        "logs/trim/{sample}.log",
     conda:
         "../../envs/trimming.yaml"
     threads: 1
@@ -36,10 +19,13 @@ rule trim:
         # ~170 bytes per distinct raw sequence: 2 GB holds ~8 M distinct sequences.
         mem_mb=2000,
     params:
+        protocol=get_protocol,
+        adapter=get_adapter_option,
         min_length=CONFIG["min_length"],
         max_length=CONFIG["max_length"],
     shell:
-        "exomir trim --sample {wildcards.sample} --fastq {input.fastq:q}"
-        " --protocol-json {input.protocol:q} --min-length {params.min_length}"
+        "exomir trim --sample {wildcards.sample} --fastq {input:q}"
+        " --protocol {params.protocol} {params.adapter} --protocol-out {output.protocol:q}"
+        " --min-length {params.min_length}"
         " --max-length {params.max_length} --threads {threads}"
         " --inserts {output.inserts:q} --stats {output.stats:q} 2> {log:q}"

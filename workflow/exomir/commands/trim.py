@@ -9,14 +9,24 @@ import sys
 from exomir import fastq, kits, trimming
 from exomir.atomic import atomic_open
 from exomir.collapsed import write_collapsed
+from exomir.commands.detect_kit import add_kit_arguments, detect
+from exomir.errors import ExomirError
 
-HELP = "trim one sample's reads with its protocol.json; write collapsed inserts and trim stats"
+HELP = (
+    "decide one sample's kit (or read it from protocol.json), trim its reads; write collapsed "
+    "inserts and trim stats"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", required=True, help="sample name (recorded in the stats)")
     parser.add_argument("--fastq", required=True, nargs="+", help="the sample's FASTQ(.gz) files")
-    parser.add_argument("--protocol-json", required=True, help="output of exomir detect-kit")
+    kit = parser.add_argument_group(
+        "kit", "either --protocol-json (a decision made before) or --protocol and --protocol-out"
+    )
+    kit.add_argument("--protocol-json", help="protocol.json written by exomir detect-kit")
+    add_kit_arguments(kit, required=False)
+    kit.add_argument("--protocol-out", help="with --protocol: write the decision here")
     parser.add_argument("--min-length", type=int, default=trimming.DEFAULT_MIN_LENGTH)
     parser.add_argument("--max-length", type=int, default=trimming.DEFAULT_MAX_LENGTH)
     parser.add_argument(
@@ -31,7 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    kit = kits.load_protocol(args.protocol_json)
+    if (args.protocol_json is None) == (args.protocol is None):
+        raise ExomirError("give either --protocol-json or --protocol")
+    if args.protocol is not None and args.protocol_out is None:
+        raise ExomirError("--protocol needs --protocol-out")
+    if args.protocol_json is not None:
+        kit = kits.load_protocol(args.protocol_json)
+    else:
+        detection = detect(args, "trim")
+        kits.write_protocol(detection, args.sample, args.protocol_out)
+        kit = detection.kit
     warnings: list[str] = []
     with fastq.collapse_reads(args.fastq, warnings=warnings, threads=args.threads) as reads:
         result = trimming.trim_partitions(
