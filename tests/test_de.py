@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exomir import de
 from exomir.cli import main
 from exomir.contrasts import parse_contrasts
 from exomir.de import (
@@ -68,11 +69,11 @@ def planted():
     counts, sheet, truth, depth = simulate(seed=2024, n_mirnas=200, per_group=4, n_planted=20)
     # the true depths, not median-of-ratios: lets a test see which factors pydeseq2 used
     result = run_contrast(counts, sheet, spec_of(), depth, DESettings(lfc_shrink=True))
-    return counts, truth, depth, result
+    return counts, truth, depth, result, sheet
 
 
 def test_planted_fourfold_changes_are_found_with_the_right_sign(planted):
-    _, truth, _, result = planted
+    _, truth, _, result, _ = planted
     table = result.table.set_index("mirna")
     changed = truth[truth != 0]
     found = (table.loc[changed.index, "padj"] < 0.05) & (
@@ -82,7 +83,7 @@ def test_planted_fourfold_changes_are_found_with_the_right_sign(planted):
 
 
 def test_unchanged_mirnas_are_rarely_called(planted):
-    _, truth, _, result = planted
+    _, truth, _, result, _ = planted
     table = result.table.set_index("mirna")
     null = truth.index[truth == 0]
     assert (table.loc[null, "padj"] < 0.05).mean() <= 0.05
@@ -100,12 +101,39 @@ def test_table_has_deseq2_columns_sorted_by_padj_then_name(planted):
 
 
 def test_pydeseq2_uses_the_size_factors_given(planted):
-    counts, _, depth, result = planted
+    counts, _, depth, result, _ = planted
     assert np.allclose(result.size_factors_used.to_numpy(), depth[result.size_factors_used.index])
     assert not np.allclose(depth, median_factors(counts)[depth.index], rtol=1e-3)
     table = result.table.set_index("mirna")
     expected = (counts.round() / depth).mean(axis=1)
     assert np.allclose(table["baseMean"], expected[table.index], rtol=1e-9)
+
+
+def test_heatmap_vst_reuses_the_fit_and_equals_a_separate_vst_fit(planted, monkeypatch):
+    counts, _, depth, result, sheet = planted
+    from pydeseq2.dds import DeseqDataSet
+
+    vst_fits = []
+    fit = DeseqDataSet.fit_genewise_dispersions
+
+    def counting(self, vst=False):
+        vst_fits.append(vst)
+        return fit(self, vst=vst)
+
+    monkeypatch.setattr(DeseqDataSet, "fit_genewise_dispersions", counting)
+    run_contrast(counts, sheet, spec_of(), depth, DESettings())
+    assert vst_fits == [False]  # dispersions fitted once, for the test and the VST
+
+    original = de._vst
+
+    def separate_fit(dds):
+        del dds.var["vst_genewise_dispersions"]  # makes pydeseq2 fit them again itself
+        return original(dds)
+
+    monkeypatch.setattr(de, "_vst", separate_fit)
+    again = run_contrast(counts, sheet, spec_of(), depth, DESettings())
+    assert True in vst_fits
+    np.testing.assert_allclose(again.vst.to_numpy(), result.vst.to_numpy(), rtol=1e-9)
 
 
 def test_shrunk_fold_changes_are_pulled_towards_zero(planted):
