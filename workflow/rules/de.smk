@@ -33,9 +33,12 @@ rule de_normalize:
         "logs/de/normalize.log",
     conda:
         "../../envs/de.yaml"
-    threads: 2
+    # pydeseq2's n_cpus: worker processes over miRNAs. With ~3,000 miRNAs each worker gets
+    # little to do: on 2 cores, 1,000 samples took 21 s with 1 and 28 s with 2 (and 30 vs
+    # 33 s for a contrast, tests/bench/scale.py). Raise with --set-threads on big nodes.
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=de_mem_mb,
     params:
         spec=quoted_json(DE_SPEC),
         sheet=SHEET_PATH,
@@ -76,9 +79,9 @@ rule de_contrast:
         contrast=CONTRAST_PATTERN,
     conda:
         "../../envs/de.yaml"
-    threads: 2
+    threads: 1  # see de_normalize
     resources:
-        mem_mb=4000,
+        mem_mb=de_mem_mb,
     params:
         spec=quoted_json(DE_SPEC),
         sheet=SHEET_PATH,
