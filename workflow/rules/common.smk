@@ -266,6 +266,7 @@ DE_MEM_MB = max(4000, 1000 + len(SAMPLE_NAMES) // 2)
 def de_mem_mb(wildcards, attempt):
     return DE_MEM_MB * attempt
 
+
 CONTRAST_NAMES = list(CONFIG["contrasts"])
 CONTRAST_PATTERN = "|".join(re.escape(name) for name in CONTRAST_NAMES) or "(?!)"
 
