@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from conftest import BIN, DATA, REPO, snakemake
 
@@ -119,3 +120,19 @@ def test_run_from_another_directory_writes_only_there(tmp_path, reads):
     assert int(values["input"]) == n_reads
     partition = header[header.index("adapter_dimer") : header.index("unassigned") + 1]
     assert sum(float(values[c]) for c in partition) == pytest.approx(n_reads)
+
+
+def test_slurm_profile_names_only_rules_that_exist_and_sizes_every_cluster_rule(tmp_path):
+    """A renamed rule would silently fall back to default resources or leave its group."""
+    listed = subprocess.run(
+        [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-l"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    named = set(profile["set-resources"]) | set(profile["groups"]) | set(profile["set-threads"])
+    assert named <= set(listed), named - set(listed)
+    snakefile = (REPO / "Snakefile").read_text()
+    local = set(snakefile.split("localrules:")[1].split("\n\n")[0].replace(",", " ").split())
+    assert set(listed) - local - set(profile["set-resources"]) == set()
