@@ -425,6 +425,16 @@ def test_trna_fragments_are_counted_by_family_and_position(tmp_path, bundled_ind
 
 
 @needs_bowtie
+def test_scratch_of_a_killed_attempt_is_removed_and_none_is_left(tmp_path, bundled_indexes):
+    stale = tmp_path / ".biotypes.killed"  # what SIGKILL leaves: cleanup never ran
+    stale.mkdir()
+    (stale / "after_rRNA.fa").write_text(">1_x5\nACGTACGTACGTACGTACGT\n")
+    trna = next(iter(read_fasta(bundled_indexes / "tRNA.fa")))
+    classify(tmp_path, bundled_indexes, {trna.sequence[:30]: 4})
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@needs_bowtie
 def test_read_on_two_features_is_split_equally(tmp_path):
     shared = "GATTACAGATTACAGGCCTTAAGGCC"
     reference = tmp_path / "sno.fa"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -56,6 +57,8 @@ CCA_TAIL = "CCA"
 FIVE_PRIME_SLACK = 2
 THREE_PRIME_SLACK = 3
 COUNTS_HEADER = ("biotype", "feature")
+# Per-sample scratch folder (one BAM and FASTA per step), next to the sample's outputs.
+SCRATCH_PREFIX = ".biotypes."
 
 _SKIPPED_FLAGS = 0x4 | 0x10
 _query_name = attrgetter("query_name")
@@ -413,7 +416,10 @@ def classify_sample(
     log_parts: list[str] = []
     unannotated_out = Path(unannotated_out)
     unannotated_out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".biotypes.", dir=unannotated_out.parent) as tmp:
+    # A killed (SIGKILL) earlier attempt of this job cannot have removed its scratch folder.
+    for stale in unannotated_out.parent.glob(f"{SCRATCH_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=unannotated_out.parent) as tmp:
         scratch = Path(tmp)
         current = Path(reads)
         for step in steps:
