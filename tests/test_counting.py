@@ -353,7 +353,7 @@ def test_fates_partition_the_input_reads(tmp_path, reference_dir):
     spikes = [("4_x6", [("cel-miR-39-3p", 0, 22)])]
     counts, _ = count(tmp_path, reference_dir, reads, spikes, multimapper="unique")
     stats = trim_stats("S1", passed=40)
-    row = tables.read_fates(
+    row = tables.sample_fates(
         "S1",
         stats,
         spikein=counts.spikein_reads,
@@ -369,7 +369,7 @@ def test_fates_partition_the_input_reads(tmp_path, reference_dir):
 
 def test_more_aligned_reads_than_passed_is_an_error():
     with pytest.raises(ExomirError, match="S1.*exceed"):
-        tables.read_fates(
+        tables.sample_fates(
             "S1", trim_stats("S1", passed=5), spikein=1, mature=5, hairpin_only=0, source="x.bam"
         )
 
@@ -384,7 +384,7 @@ def test_umi_kit_counts_molecules_and_fates_still_sum_to_input_reads(tmp_path, r
         tmp_path, reference_dir, [let7a_read("1_x20"), mir199_3p_read("2_x4")]
     )
     loaded = tables.load_trim_stats(stats_path, "U1")
-    row = tables.read_fates(
+    row = tables.sample_fates(
         "U1",
         loaded,
         spikein=counts.spikein_reads,

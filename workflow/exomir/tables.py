@@ -129,7 +129,7 @@ def load_trim_stats(path: str | os.PathLike, sample: str) -> dict[str, int]:
     return counts
 
 
-def read_fates(
+def sample_fates(
     sample: str,
     trim_stats: Mapping[str, int],
     *,

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         five_prime_tolerance=args.five_prime_tolerance,
         three_prime_tolerance=args.three_prime_tolerance,
     )
-    fates = tables.read_fates(
+    fates = tables.sample_fates(
         args.sample,
         trim_stats,
         spikein=counts.spikein_reads,
