@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN, DATA, REPO, snakemake
+from conftest import DATA, snakemake, snakemake_command, workflow_env
 
 pytestmark = pytest.mark.e2e
 
@@ -297,8 +296,6 @@ INVALID = {
 @pytest.fixture(scope="module")
 def invalid_runs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
     """Every invalid setup, run at once (each fails while loading: seconds of CPU each)."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != BIN)
     started = {}
     for case, (config, sheet, _) in INVALID.items():
         workdir = tmp_path_factory.mktemp(case)
@@ -306,21 +303,17 @@ def invalid_runs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.Completed
         (workdir / "folder").mkdir()
         (workdir / "samples.tsv").write_text(sheet)
         (workdir / "config.yaml").write_text("samples: samples.tsv\n" + config)
-        command = [
-            str(BIN / "snakemake"),
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(workdir),
-            "--configfile",
-            str(workdir / "config.yaml"),
-            "--cores",
-            "1",
-        ]
+        command = snakemake_command(
+            workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "1"
+        )
         started[case] = (
             workdir,
             subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=workflow_env(),
             ),
         )
     finished = {}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, DATA, REPO
+from conftest import BIN, DATA, snakemake_command, workflow_env
 
 SEED = 20261125
 # Count tables and every per-sample file they are made from; BAMs are left out (their @PG
@@ -42,7 +42,7 @@ TARGETS = (
 )
 COMPARED_SUFFIXES = (".tsv", ".fa", ".json")
 JOB_START = re.compile(r"^(local)?rule \w+:")
-# The run above has 18 jobs; killing after at most the 14th start leaves work to interrupt.
+# The run above has 24 jobs; killing after at most the 14th start leaves work to interrupt.
 LAST_KILL_JOB = 14
 MAX_DELAY = 3.0
 DEFAULT_POINTS = 2
@@ -68,25 +68,10 @@ def point_id(point: tuple[str, int, float]) -> str:
     return f"{name}-after-job-{jobs}-plus-{delay}s"
 
 
-def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != BIN)
-    return env
-
-
 def command(workdir: Path, *args: str) -> list[str]:
-    return [
-        str(BIN / "snakemake"),
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
+    return snakemake_command(
+        workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args
+    )
 
 
 def run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -94,7 +79,7 @@ def run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         command(workdir, *args),
         capture_output=True,
         text=True,
-        env=environment(),
+        env=workflow_env(),
         timeout=900,
     )
 
@@ -117,7 +102,7 @@ def run_and_kill(workdir: Path, signal_name: str, jobs: int, delay: float) -> tu
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=environment(),
+        env=workflow_env(),
         start_new_session=True,
     )
 
@@ -241,7 +226,7 @@ def test_a_half_built_index_is_never_trusted(tmp_path, uninterrupted):
         command(workdir, index[0]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=environment(),
+        env=workflow_env(),
         start_new_session=True,
     )
     caught = False
