@@ -43,3 +43,32 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+def counting_reference_args(directory: Path) -> list[str]:
+    """``exomir count``'s reference options for a directory laid out by build-reference."""
+    d = Path(directory)
+    return [
+        *("--hairpin", str(d / "hairpin.fa"), "--mature", str(d / "mature.fa")),
+        *("--spikein", str(d / "spikein.fa"), "--positions", str(d / "mature_positions.tsv")),
+    ]
+
+
+def count_output_args(outdir: Path) -> list[str]:
+    """``exomir count``'s output options, the usual names inside ``outdir``."""
+    d = Path(outdir)
+    names = ("mature", "hairpin", "spikein", "isomirs", "fates")
+    return [arg for name in names for arg in (f"--{name}-out", str(d / f"{name}.tsv"))]
+
+
+def reference_output_args(outdir: Path) -> list[str]:
+    """``exomir build-reference``'s output options, the usual names inside ``outdir``."""
+    d = Path(outdir)
+    files = {
+        "hairpin": "hairpin.fa",
+        "mature": "mature.fa",
+        "spikein": "spikein.fa",
+        "positions": "mature_positions.tsv",
+        "summary": "reference.json",
+    }
+    return [arg for name, file in files.items() for arg in (f"--{name}-out", str(d / file))]

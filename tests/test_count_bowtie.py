@@ -15,7 +15,7 @@ from pathlib import Path
 import pysam
 import pytest
 
-from conftest import DATA
+from conftest import DATA, count_output_args, counting_reference_args
 from exomir import cli
 from exomir.collapsed import write_collapsed
 from exomir.reference import locate_matures, read_fasta
@@ -101,13 +101,9 @@ def run_count(aligned: dict[str, Path], multimapper: str) -> Path:
     status = cli.main(
         ["count", "--sample", "S1", "--multimapper", multimapper]
         + ["--hairpin-bam", str(work / "hairpin.bam"), "--spikein-bam", str(work / "spikein.bam")]
-        + [
-            "--reference-dir",
-            str(aligned["reference"]),
-            "--trim-stats",
-            str(work / "trim_stats.json"),
-        ]
-        + ["--outdir", str(outdir)]
+        + counting_reference_args(aligned["reference"])
+        + ["--trim-stats", str(work / "trim_stats.json")]
+        + count_output_args(outdir)
     )
     assert status == 0
     return outdir

@@ -9,6 +9,7 @@ from pathlib import Path
 import pysam
 import pytest
 
+from conftest import count_output_args, counting_reference_args
 from exomir import cli, counting, tables
 from exomir.errors import ExomirError
 from exomir.reference import FastaRecord, locate_matures
@@ -588,14 +589,12 @@ def run_count_cli(tmp_path, reference_dir, sample, reads, spikes, passed, multim
             str(hairpin_bam),
             "--spikein-bam",
             str(spikein_bam),
-            "--reference-dir",
-            str(reference_dir),
+            *counting_reference_args(reference_dir),
             "--trim-stats",
             str(stats),
             "--multimapper",
             multimapper,
-            "--outdir",
-            str(outdir),
+            *count_output_args(outdir),
         ]
     )
     assert status == 0
@@ -646,12 +645,10 @@ def test_count_cli_reports_inconsistent_inputs_on_one_line(tmp_path, reference_d
             "S1",
             "--hairpin-bam",
             str(hairpin_bam),
-            "--reference-dir",
-            str(reference_dir),
+            *counting_reference_args(reference_dir),
             "--trim-stats",
             str(stats),
-            "--outdir",
-            str(tmp_path / "out"),
+            *count_output_args(tmp_path / "out"),
         ]
     )
     error = capsys.readouterr().err

@@ -277,16 +277,26 @@ def test_commands_run_from_user_matrix_to_watchlist(tmp_path):
     spec = json.dumps(
         {"design": "~ condition", "contrasts": {"treated_vs_control": CONTRAST}, "alpha": 0.1}
     )
+    (tmp_path / "de.json").write_text(spec)
+    spec = ["--config", str(tmp_path / "de.json")]
     out = tmp_path / "de"
     common = ["--counts", str(tmp_path / "counts.tsv"), "--samples", str(tmp_path / "samples.tsv")]
-    assert main(["de-normalize", *common, "--spec", spec, "--outdir", str(out)]) == 0
+    normalized = ["--size-factors-out", str(out / "size_factors.tsv")]
+    normalized += ["--normalized-out", str(out / "normalized_counts.tsv")]
+    normalized += ["--vst-out", str(out / "vst_counts.tsv"), "--plot-dir", str(out / "plots")]
+    normalized += ["--pca-section-out", str(out / "multiqc" / "pca_mqc.yaml")]
+    assert main(["de-normalize", *common, *spec, *normalized]) == 0
     factors = ["--size-factors", str(out / "size_factors.tsv")]
     name = ["--name", "treated_vs_control"]
-    assert (
-        main(["de-contrast", *name, *common, "--spec", spec, *factors, "--outdir", str(out)]) == 0
-    )
+    contrast = ["--table-out", str(out / "treated_vs_control.tsv")]
+    contrast += ["--plot-dir", str(out / "plots"), "--multiqc-dir", str(out / "multiqc")]
+    assert main(["de-contrast", *name, *common, *spec, *factors, *contrast]) == 0
     tables = ["--tables", str(out / "treated_vs_control.tsv")]
-    assert main(["de-summary", *tables, "--spec", spec, "--outdir", str(out)]) == 0
+    summary = ["--watchlist-out", str(out / "watchlist.tsv")]
+    summary += ["--summary-out", str(out / "summary.tsv")]
+    summary += ["--watchlist-section-out", str(out / "multiqc" / "watchlist_mqc.tsv")]
+    summary += ["--summary-section-out", str(out / "multiqc" / "de_summary_mqc.tsv")]
+    assert main(["de-summary", *tables, *spec, *summary]) == 0
     watch = pd.read_csv(out / "watchlist.tsv", sep="\t")
     assert watch.loc[watch["query"] == "miR-941", "mirna"].tolist() == ["hsa-miR-941"]
     assert json.loads((out / "treated_vs_control.json").read_text())["alpha"] == 0.1
@@ -307,7 +317,10 @@ def test_contrast_command_reports_unknown_contrast_in_one_line(tmp_path, capsys)
     write(tmp_path / "c.tsv", "mirna\tA\nx\t1\n")
     write(tmp_path / "s.tsv", "sample\tcondition\nA\tx\n")
     argv = ["de-contrast", "--name", "nope", "--counts", str(tmp_path / "c.tsv")]
-    argv += ["--samples", str(tmp_path / "s.tsv"), "--spec", "{}", "--outdir", str(tmp_path)]
+    write(tmp_path / "de.json", "{}")
+    argv += ["--samples", str(tmp_path / "s.tsv"), "--config", str(tmp_path / "de.json")]
+    argv += ["--table-out", str(tmp_path / "nope.tsv"), "--plot-dir", str(tmp_path)]
+    argv += ["--multiqc-dir", str(tmp_path)]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "no contrast named 'nope'" in err and err.count("\n") == 1

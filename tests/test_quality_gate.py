@@ -127,8 +127,9 @@ def test_drop_failing_excludes_every_failing_sample(fates, tmp_path):
 def test_command_writes_table_and_multiqc_section(tmp_path):
     path = fates_file(tmp_path, [("a", 1_000_000, 10, 500_000), ("b", 1000, 900, 10)])
     out, mqc = tmp_path / "qc" / "ev_quality.tsv", tmp_path / "mqc" / "ev_quality_mqc.tsv"
-    spec = '{"quality_gate": {"min_mirna_reads": 1000}}'
-    argv = ["quality-gate", "--read-fates", str(path), "--spec", spec, "--out", str(out)]
+    spec = tmp_path / "quality_gate.json"
+    spec.write_text('{"quality_gate": {"min_mirna_reads": 1000}}')
+    argv = ["quality-gate", "--read-fates", str(path), "--config", str(spec), "--out", str(out)]
     assert main([*argv, "--multiqc", str(mqc)]) == 0
     table = pd.read_csv(out, sep="\t")
     assert table["overall"].tolist() == ["PASS", "FAIL"]
@@ -137,7 +138,9 @@ def test_command_writes_table_and_multiqc_section(tmp_path):
 
 def test_command_reports_bad_input_in_one_line(tmp_path, capsys):
     (tmp_path / "f.tsv").write_text("sample\tinput\n")
-    argv = ["quality-gate", "--read-fates", str(tmp_path / "f.tsv"), "--spec", "{}"]
+    (tmp_path / "q.json").write_text("{}")
+    argv = ["quality-gate", "--read-fates", str(tmp_path / "f.tsv")]
+    argv += ["--config", str(tmp_path / "q.json")]
     assert main([*argv, "--out", str(tmp_path / "q.tsv")]) == 1
     assert capsys.readouterr().err.count("\n") == 1
 

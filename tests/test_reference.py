@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import reference_output_args
 from exomir.cli import main
 from exomir.errors import ExomirError
 from exomir.reference import (
@@ -397,7 +398,8 @@ def test_cli_builds_the_bundled_reference_end_to_end(tmp_path, capsys):
     status = main(
         ["build-reference", "--mature", str(MATURE), "--hairpin", str(HAIRPIN)]
         + ["--gff3", str(GFF3), "--species", "hsa", "--release", "22.1"]
-        + ["--spikein", "cel-miR-39-3p", "--spikein", "cel-miR-54-3p", "--outdir", str(outdir)]
+        + ["--spikein", "cel-miR-39-3p", "--spikein", "cel-miR-54-3p"]
+        + reference_output_args(outdir)
     )
     assert status == 0
     assert all((outdir / name).is_file() for name in OUTPUTS)
@@ -409,10 +411,12 @@ def test_cli_builds_the_bundled_reference_end_to_end(tmp_path, capsys):
 
 def test_cli_no_spikeins_and_one_line_errors(tmp_path, capsys):
     common = ["build-reference", "--mature", str(MATURE), "--hairpin", str(HAIRPIN)]
-    assert main(common + ["--species", "bta", "--no-spikeins", "--outdir", str(tmp_path)]) == 0
+    assert (
+        main(common + ["--species", "bta", "--no-spikeins", *reference_output_args(tmp_path)]) == 0
+    )
     assert json.loads((tmp_path / "reference.json").read_text())["spikeins"] == []
     capsys.readouterr()
-    assert main(common + ["--species", "xyz", "--outdir", str(tmp_path / "x")]) == 1
+    assert main(common + ["--species", "xyz", *reference_output_args(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("exomir build-reference: error: ")
     assert err.count("\n") == 1

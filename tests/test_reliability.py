@@ -21,7 +21,7 @@ import pytest
 
 from conftest import BIN, DATA, REPO, snakemake
 from exomir.cli import main
-from exomir.commands.de_normalize import pca_columns
+from exomir.contrasts import pca_columns
 from exomir.errors import ExomirError
 from exomir.samplesheet import read_sample_sheet
 

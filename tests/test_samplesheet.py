@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exomir.errors import ExomirError
-from exomir.samplesheet import paths_from_template, read_sample_sheet, sample_names
+from exomir.samplesheet import read_sample_sheet
 
 
 @pytest.fixture
@@ -95,12 +95,3 @@ def test_empty_sheet_and_missing_file(tmp_path):
     assert "does not exist" in error_of(tmp_path / "absent.tsv")
     assert "empty" in error_of(write(tmp_path, "\n"))
     assert "no samples" in error_of(write(tmp_path, "sample\tfastq\n"))
-
-
-def test_templates_follow_sheet_order(tmp_path):
-    sheet = write(tmp_path, "sample\nz\na\n")
-    assert sample_names(sheet) == ["z", "a"]
-    pairs = paths_from_template(sheet, "results/{sample}/x.tsv")
-    assert [str(p) for _, p in pairs] == ["results/z/x.tsv", "results/a/x.tsv"]
-    with pytest.raises(ExomirError):
-        paths_from_template(sheet, "results/x.tsv")

@@ -6,8 +6,8 @@ import subprocess
 
 from conftest import BIN, REPO
 
-PYTHON_SOURCES = ["workflow/exomir", "tests"]
-SNAKEMAKE_SOURCES = ["Snakefile", "workflow/rules"]
+PYTHON_SOURCES = ["workflow/exomir", "workflow/scripts", "tests"]
+SNAKEMAKE_SOURCES = ["Snakefile", "workflow/Snakefile", "workflow/rules"]
 
 
 def run(*command: str) -> subprocess.CompletedProcess:

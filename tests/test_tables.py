@@ -12,6 +12,7 @@ import pytest
 from exomir import cli, tables
 from exomir.counting import IsomirCount
 from exomir.errors import ExomirError
+from exomir.runfiles import write_sample_list
 
 NAMES = ["hsa-let-7a-5p", "hsa-miR-21-5p", "hsa-miR-199a-3p/hsa-miR-199b-3p"]
 
@@ -20,6 +21,13 @@ def write_column(directory: Path, sample: str, values, names=NAMES) -> Path:
     path = directory / f"{sample}.mature.tsv"
     tables.write_count_column(path, sample, names, values)
     return path
+
+
+def sample_list(directory: Path, samples: list[str], paths: list[Path]) -> str:
+    """A sample list file (as rule sample_list writes) for ``exomir merge*``'s --list."""
+    out = directory / f"{'_'.join(samples)}.list.tsv"
+    write_sample_list(samples, paths, out)
+    return str(out)
 
 
 def read_matrix(path: Path) -> tuple[list[str], dict[str, list[str]]]:
@@ -91,7 +99,7 @@ def test_all_zero_sample_gets_zero_cpm_and_is_reported(tmp_path, capsys):
     a = write_column(tmp_path, "A", [1, 3, 0])
     z = write_column(tmp_path, "Z", [0, 0, 0])
     status = cli.main(
-        ["merge", "--samples", "A", "Z", "--inputs", str(a), str(z)]
+        ["merge", "--list", sample_list(tmp_path, ["A", "Z"], [a, z])]
         + ["--out", str(tmp_path / "m.tsv"), "--cpm-out", str(tmp_path / "cpm.tsv")]
     )
     _, rows = read_matrix(tmp_path / "cpm.tsv")
@@ -100,42 +108,28 @@ def test_all_zero_sample_gets_zero_cpm_and_is_reported(tmp_path, capsys):
     assert "1 sample(s) with no counts, CPM set to 0: Z" in capsys.readouterr().err
 
 
-def test_inputs_and_samples_can_come_from_files(tmp_path):
+def test_samples_and_inputs_come_from_a_sample_list_in_its_order(tmp_path):
     paths = [write_column(tmp_path, s, [i, 0, 1]) for i, s in enumerate(["S1", "S2", "S3"])]
-    (tmp_path / "inputs.txt").write_text("".join(f"{p}\n" for p in paths))
-    (tmp_path / "samples.txt").write_text("S1\nS2\nS3\n")
+    order = [("S3", paths[2]), ("S1", paths[0]), ("S2", paths[1])]
+    write_sample_list([s for s, _ in order], [p for _, p in order], tmp_path / "list.tsv")
     status = cli.main(
-        ["merge", "--samples-from", str(tmp_path / "samples.txt")]
-        + ["--inputs-from", str(tmp_path / "inputs.txt"), "--out", str(tmp_path / "m.tsv")]
+        ["merge", "--list", str(tmp_path / "list.tsv"), "--out", str(tmp_path / "m.tsv")]
     )
     header, rows = read_matrix(tmp_path / "m.tsv")
     assert status == 0
-    assert header == ["mirna", "S1", "S2", "S3"]
-    assert rows[NAMES[0]] == ["0", "1", "2"]
+    assert header == ["mirna", "S3", "S1", "S2"]
+    assert rows[NAMES[0]] == ["2", "0", "1"]
 
 
-def test_inputs_can_come_from_the_sample_sheet_and_a_template(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for i, sample in enumerate(["S2", "S1"]):
-        tables.write_count_column(f"per_sample/{sample}/mature.tsv", sample, NAMES, [i, 1, 2])
-    Path("samples.tsv").write_text("sample\tcondition\nS2\ta\nS1\tb\n")
+def test_a_malformed_sample_list_is_one_line_naming_the_line(tmp_path, capsys):
+    (tmp_path / "list.tsv").write_text("S1\tper_sample/S1.tsv\nS2 per_sample/S2.tsv\n")
     status = cli.main(
-        ["merge", "--sample-sheet", "samples.tsv", "--template", "per_sample/{sample}/mature.tsv"]
-        + ["--out", "m.tsv"]
+        ["merge", "--list", str(tmp_path / "list.tsv"), "--out", str(tmp_path / "m.tsv")]
     )
-    header, rows = read_matrix(tmp_path / "m.tsv")
-    assert status == 0
-    assert header == ["mirna", "S2", "S1"]
-    assert rows[NAMES[0]] == ["0", "1"]
-
-
-def test_sheet_and_explicit_lists_are_exclusive(tmp_path, capsys):
-    status = cli.main(
-        ["merge", "--sample-sheet", "s.tsv", "--template", "{sample}.tsv", "--samples", "A"]
-        + ["--out", str(tmp_path / "m.tsv")]
-    )
+    err = capsys.readouterr().err
     assert status == 1
-    assert "either --sample-sheet/--template or" in capsys.readouterr().err
+    assert "list.tsv: line 2: expected 'sample<TAB>path'" in err and err.count("\n") == 1
+    assert not (tmp_path / "m.tsv").exists()
 
 
 def test_merged_values_round_trip_at_scale(tmp_path):
@@ -232,7 +226,9 @@ def test_isomir_merge_refuses_an_unsorted_file(tmp_path):
 def test_merge_isomirs_cli(tmp_path):
     a = write_isomirs(tmp_path, "A", ISOMIRS_A)
     out = tmp_path / "long.tsv"
-    status = cli.main(["merge-isomirs", "--samples", "A", "--inputs", str(a), "--out", str(out)])
+    status = cli.main(
+        ["merge-isomirs", "--list", sample_list(tmp_path, ["A"], [a]), "--out", str(out)]
+    )
     assert status == 0
     assert out.read_text().splitlines()[1] == "miR-a\tCTA\t-1\t0\tA\t0.5"
 
@@ -253,7 +249,10 @@ def write_fates(directory: Path, sample: str, partition: list[int], input_reads=
 def test_merge_fates_keeps_the_given_order(tmp_path):
     z = write_fates(tmp_path, "Z", [1, 2, 3, 0, 4, 5, 6, 7])
     a = write_fates(tmp_path, "A", [0, 0, 0, 0, 0, 0, 0, 9])
-    status = cli.main(["merge-fates", "--inputs", str(z), str(a), "--out", str(tmp_path / "f.tsv")])
+    status = cli.main(
+        ["merge-fates", "--list", sample_list(tmp_path, ["Z", "A"], [z, a])]
+        + ["--out", str(tmp_path / "f.tsv")]
+    )
     lines = (tmp_path / "f.tsv").read_text().splitlines()
     assert status == 0
     assert lines[0].split("\t") == list(tables.FATE_COLUMNS)

@@ -310,20 +310,23 @@ def merge(cohort: Cohort, n: int, threads: int) -> list[Measurement]:
     steps = {
         "merge mature + CPM": exomir(
             "merge",
-            *_sheet_options("mature"),
+            *_list_options(cohort, "mature"),
             "--out",
             "results/counts/mature_counts.tsv",
             "--cpm-out",
             "results/counts/mature_cpm.tsv",
         ),
         "merge hairpin": exomir(
-            "merge", *_sheet_options("hairpin"), "--out", "results/counts/hairpin_counts.tsv"
+            "merge", *_list_options(cohort, "hairpin"), "--out", "results/counts/hairpin_counts.tsv"
         ),
         "merge-isomirs": exomir(
-            "merge-isomirs", *_sheet_options("isomirs"), "--out", "results/counts/isomirs.tsv"
+            "merge-isomirs",
+            *_list_options(cohort, "isomirs"),
+            "--out",
+            "results/counts/isomirs.tsv",
         ),
         "merge-fates": exomir(
-            "merge-fates", *_sheet_options("fates"), "--out", "results/qc/read_fates.tsv"
+            "merge-fates", *_list_options(cohort, "fates"), "--out", "results/qc/read_fates.tsv"
         ),
     }
     outputs = {
@@ -339,9 +342,14 @@ def merge(cohort: Cohort, n: int, threads: int) -> list[Measurement]:
     return results
 
 
-def _sheet_options(feature: str) -> list[str]:
-    template = TEMPLATE.replace("{feature}", feature)
-    return ["--sample-sheet", "samples.tsv", "--template", template]
+def _list_options(cohort: Cohort, feature: str, template: str = TEMPLATE) -> list[str]:
+    """``--list`` of a sample list as rule sample_list writes it (results/run/samples/)."""
+    from exomir.runfiles import write_sample_list
+
+    paths = [template.replace("{feature}", feature).replace("{sample}", s) for s in cohort.samples]
+    out = cohort.root / "results" / "run" / "samples" / f"{feature}.tsv"
+    write_sample_list(cohort.samples, paths, out)
+    return ["--list", str(out.relative_to(cohort.root))]
 
 
 def report(cohort: Cohort, n: int, threads: int) -> list[Measurement]:
@@ -350,12 +358,16 @@ def report(cohort: Cohort, n: int, threads: int) -> list[Measurement]:
     if not (root / "results" / "qc" / "read_fates.tsv").exists():
         raise SystemExit("the report step needs the merge step's read_fates.tsv")
     cohort.write_report_inputs()
+    protocols = _list_options(cohort, "protocol", "results/trimmed/{sample}/{feature}.json")
+    stats = _list_options(cohort, "trim_stats", "results/trimmed/{sample}/{feature}.json")
     content = exomir(
         "report-content",
         "--read-fates",
         "results/qc/read_fates.tsv",
-        "--sample-sheet",
-        "samples.tsv",
+        "--protocols",
+        protocols[1],
+        "--trim-stats",
+        stats[1],
         "--outdir",
         "results/qc/multiqc",
     )
@@ -375,15 +387,29 @@ def de(cohort: Cohort, n: int, threads: int) -> list[Measurement]:
     counts = root / "results" / "counts" / "mature_counts.tsv"
     if not counts.exists():
         raise SystemExit("the de step needs the merge step's mature_counts.tsv")
-    spec = json.dumps(_de_spec(), sort_keys=True)
-    common = ["--counts", str(counts), "--samples", "samples.tsv", "--spec", spec]
-    common += ["--outdir", "results/de", "--threads", str(threads)]
+    spec = root / "results" / "run" / "config" / "de.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps(_de_spec(), sort_keys=True))
+    common = ["--counts", str(counts), "--samples", "samples.tsv", "--config", str(spec)]
+    common += ["--threads", str(threads)]
+    normalize = ["--size-factors-out", "results/de/size_factors.tsv"]
+    normalize += ["--normalized-out", "results/de/normalized_counts.tsv"]
+    normalize += ["--vst-out", "results/de/vst_counts.tsv", "--plot-dir", "results/de/plots"]
+    normalize += ["--pca-section-out", "results/de/multiqc/pca_mqc.yaml"]
     threads_note = f"{threads} thread" if threads == 1 else f"{threads} threads"
     results = []
-    seconds, cpu, peak = measure(exomir("de-normalize", *common), root, root / "de_normalize.log")
+    seconds, cpu, peak = measure(
+        exomir("de-normalize", *common, *normalize), root, root / "de_normalize.log"
+    )
     results.append(Measurement(n, f"de-normalize ({threads_note})", seconds, cpu, peak))
     contrast = exomir("de-contrast", "--name", CONTRAST, "--size-factors")
-    contrast += ["results/de/size_factors.tsv", *common]
+    contrast += [
+        "results/de/size_factors.tsv",
+        *common,
+        "--table-out",
+        f"results/de/{CONTRAST}.tsv",
+    ]
+    contrast += ["--plot-dir", "results/de/plots", "--multiqc-dir", "results/de/multiqc"]
     seconds, cpu, peak = measure(contrast, root, root / "de_contrast.log")
     results.append(Measurement(n, f"de-contrast ({threads_note})", seconds, cpu, peak))
     return results

@@ -125,8 +125,7 @@ def prepare_reference(workdir: Path) -> Path:
             str(MIRBASE / "hsa.gff3.gz"),
             "--species",
             "hsa",
-            "--outdir",
-            str(reference),
+            *reference_outputs(reference),
         ),
         check=True,
         capture_output=True,
@@ -196,11 +195,31 @@ def exomir_path(fastq: Path, reference: Path, workdir: Path, threads: int, repea
         (
             "exomir count",
             exomir("count", "--sample", "S1", "--hairpin-bam", str(out / "hairpin.bam"))
-            + ["--spikein-bam", str(out / "spikein.bam"), "--reference-dir", str(reference)]
-            + ["--trim-stats", str(stats), "--outdir", str(out / "counts")],
+            + ["--spikein-bam", str(out / "spikein.bam"), *counting_reference(reference)]
+            + ["--trim-stats", str(stats), *count_outputs(out / "counts")],
         ),
     ]
     return [run_stage(name, command, workdir, repeat) for name, command in steps], out
+
+
+def reference_outputs(directory: Path) -> list[str]:
+    names = ("hairpin.fa", "mature.fa", "spikein.fa", "mature_positions.tsv", "reference.json")
+    flags = ("hairpin", "mature", "spikein", "positions", "summary")
+    return [
+        a for f, n in zip(flags, names, strict=True) for a in (f"--{f}-out", str(directory / n))
+    ]
+
+
+def counting_reference(directory: Path) -> list[str]:
+    names = ("hairpin.fa", "mature.fa", "spikein.fa", "mature_positions.tsv")
+    flags = ("hairpin", "mature", "spikein", "positions")
+    return [a for f, n in zip(flags, names, strict=True) for a in (f"--{f}", str(directory / n))]
+
+
+def count_outputs(directory: Path) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    names = ("mature", "hairpin", "spikein", "isomirs", "fates")
+    return [a for n in names for a in (f"--{n}-out", str(directory / f"{n}.tsv"))]
 
 
 def conventional_path(
@@ -223,8 +242,8 @@ def conventional_path(
         (
             "exomir count (that BAM)",
             exomir("count", "--sample", "S1", "--hairpin-bam", str(bam))
-            + ["--reference-dir", str(reference), "--trim-stats", str(stats)]
-            + ["--outdir", str(out / "counts")],
+            + [*counting_reference(reference), "--trim-stats", str(stats)]
+            + count_outputs(out / "counts"),
         ),
     ]
     return [run_stage(name, command, workdir, repeat) for name, command in steps], out

@@ -364,3 +364,18 @@ def validate_de_config(config: Mapping, sheet: pd.DataFrame, sheet_path: str) ->
                 f"{sheet_path}: contrast '{spec.name}': lfc_shrink needs a contrast that is "
                 f"one model coefficient; '{spec.design}' does not give one"
             )
+
+
+PCA_COLUMNS = ("condition", "batch")
+
+
+def pca_columns(config: dict, sheet_columns: Iterable[str]) -> list[str]:
+    """Sheet columns to colour PCA plots by: condition, batch and each contrast's variable."""
+    sheet_columns = list(sheet_columns)
+    contrasts = config.get("contrasts") or {}
+    variables = [c.get("variable") for _, c in sorted(contrasts.items())]
+    columns: list[str] = []
+    for column in (*PCA_COLUMNS, *variables):
+        if column in sheet_columns and column not in columns:
+            columns.append(column)
+    return columns

@@ -47,7 +47,7 @@ import pysam
 
 from exomir.collapsed import parse_count
 from exomir.errors import ExomirError
-from exomir.reference import FastaRecord, read_fasta
+from exomir.reference import FastaRecord, ReferenceFiles, read_fasta
 
 MULTIMAPPER_POLICIES = ("unique", "fractional", "collapse")
 DEFAULT_FIVE_PRIME_TOLERANCE = 2
@@ -152,24 +152,25 @@ def _read_positions(path: Path) -> list[tuple[str, str, int, int]]:
 
 
 def load_counting_reference(
-    reference_dir: str | os.PathLike, multimapper: str = "fractional"
+    reference: str | os.PathLike | ReferenceFiles, multimapper: str = "fractional"
 ) -> CountingReference:
-    """Read hairpin.fa, mature.fa, spikein.fa and mature_positions.tsv of a reference dir.
+    """Read the hairpin, mature and spike-in FASTA and the mature positions of a reference.
 
-    A missing spikein.fa means no spike-ins (empty spike-in table).
+    ``reference`` names the files, or a directory holding them under their usual names.
+    A missing spike-in FASTA means no spike-ins (empty spike-in table).
     """
     check_policy(multimapper)
-    directory = Path(reference_dir)
+    files = reference if isinstance(reference, ReferenceFiles) else ReferenceFiles.in_dir(reference)
     collapse = multimapper == "collapse"
-    hairpin_records = _read_fasta_file(directory / "hairpin.fa")
-    mature_records = _read_fasta_file(directory / "mature.fa")
-    spikein_path = directory / "spikein.fa"
+    hairpin_records = _read_fasta_file(files.hairpin)
+    mature_records = _read_fasta_file(files.mature)
+    spikein_path = files.spikein
     spikein_records = list(read_fasta(spikein_path)) if spikein_path.exists() else []
     matures = feature_index(mature_records, collapse)
     hairpins = feature_index(hairpin_records, collapse)
     spikeins = feature_index(spikein_records, collapse)
 
-    positions_path = directory / "mature_positions.tsv"
+    positions_path = files.positions
     placements: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     for hairpin, mature, start, end in _read_positions(positions_path):
         if hairpin not in hairpins.row_of:

@@ -96,18 +96,16 @@ def count_definitions(config: dict) -> dict[str, str]:
 
 def build_provenance(
     config: dict,
-    sample_sheet: str | os.PathLike,
+    sample_sheet: str | os.PathLike | None,
     reference_json: str | os.PathLike | None,
     protocol_paths: list[Path],
     counts_matrix: str | os.PathLike | None = None,
 ) -> dict:
-    record: dict = {
-        "exomir_version": __version__,
-        "tools": tool_versions(),
-        "sample_sheet": {"path": str(sample_sheet), "sha256": sha256(sample_sheet)},
-        "definitions": count_definitions(config),
-        "config": config,
-    }
+    record: dict = {"exomir_version": __version__, "tools": tool_versions()}
+    if sample_sheet:
+        record["sample_sheet"] = {"path": str(sample_sheet), "sha256": sha256(sample_sheet)}
+    record["definitions"] = count_definitions(config)
+    record["config"] = config
     if reference_json:
         record["reference"] = json.loads(Path(reference_json).read_text())
     if counts_matrix:

@@ -322,12 +322,42 @@ def mirbase_urls(species: str, base_url: str = MIRBASE_BASE_URL) -> dict[str, st
     }
 
 
+@dataclass(frozen=True)
+class ReferenceFiles:
+    """The files of a built reference; the workflow names each one (module prefixes)."""
+
+    hairpin: Path
+    mature: Path
+    spikein: Path
+    positions: Path
+    summary: Path | None = None
+
+    def __post_init__(self) -> None:
+        # accept str paths from the command line
+        for name in ("hairpin", "mature", "spikein", "positions", "summary"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+
+    @classmethod
+    def in_dir(cls, directory: str | os.PathLike) -> ReferenceFiles:
+        """The conventional names inside one directory (tests, scripts)."""
+        d = Path(directory)
+        return cls(
+            d / "hairpin.fa",
+            d / "mature.fa",
+            d / "spikein.fa",
+            d / "mature_positions.tsv",
+            d / "reference.json",
+        )
+
+
 def build_reference(
     mature_fa: str | os.PathLike,
     hairpin_fa: str | os.PathLike,
     species: str,
     spikeins: Sequence[str] | None,
-    outdir: str | os.PathLike,
+    outdir: str | os.PathLike | ReferenceFiles,
     gff3: str | os.PathLike | None = None,
     spikein_fasta: str | os.PathLike | None = None,
     release: str | None = None,
@@ -399,16 +429,16 @@ def build_reference(
         "warnings": warnings,
     }
 
-    outdir = Path(outdir)
-    _write_fasta(outdir / "hairpin.fa", hairpins)
-    _write_fasta(outdir / "mature.fa", matures)
-    _write_fasta(outdir / "spikein.fa", spikein_records)
-    with atomic_open(outdir / "mature_positions.tsv", "w", newline="\n") as out:
+    files = outdir if isinstance(outdir, ReferenceFiles) else ReferenceFiles.in_dir(outdir)
+    _write_fasta(files.hairpin, hairpins)
+    _write_fasta(files.mature, matures)
+    _write_fasta(files.spikein, spikein_records)
+    with atomic_open(files.positions, "w", newline="\n") as out:
         out.write("hairpin\tmature\tstart\tend\tsequence\n")
         for p in placements:
             out.write(f"{p.hairpin}\t{p.mature}\t{p.start}\t{p.end}\t{p.sequence}\n")
     # reference.json last: its presence says the directory is complete
-    with atomic_open(outdir / "reference.json", "w", newline="\n") as out:
+    with atomic_open(files.summary, "w", newline="\n") as out:
         json.dump(summary, out, indent=2)
         out.write("\n")
     return summary

@@ -169,19 +169,3 @@ def _fastq_paths(
 def _resolve(path: str, base_dir: str | os.PathLike) -> Path:
     candidate = Path(path).expanduser()
     return candidate if candidate.is_absolute() else Path(base_dir) / candidate
-
-
-def sample_names(path: str | os.PathLike) -> list[str]:
-    """Sample names in sheet order, without re-checking FASTQ files (for merge steps)."""
-    return read_sample_sheet(path, need_fastq=False, check_files=False).names
-
-
-def paths_from_template(path: str | os.PathLike, template: str) -> list[tuple[str, Path]]:
-    """(sample, template with {sample} filled in) for every sample of the sheet, in order.
-
-    Merge steps take a sheet and a template instead of thousands of paths on the command
-    line: a shell argument is limited to 128 KiB, which 10,000 sample paths exceed.
-    """
-    if "{sample}" not in template:
-        raise ExomirError(f"path template {template!r} has no {{sample}} placeholder")
-    return [(name, Path(template.replace("{sample}", name))) for name in sample_names(path)]

@@ -25,11 +25,13 @@ rule align:
     threads: 2
     params:
         mismatches=CONFIG["alignment"]["mismatches"],
+        spikein_index=index_prefix("spikein_index"),
+        hairpin_index=index_prefix("hairpin_index"),
     shell:
         "exomir align-sample --reads {input.reads:q}"
-        " --spikein-index results/reference/bowtie/spikein"
+        " --spikein-index {params.spikein_index:q}"
         " --spikein-reference {input.spikein:q} --spikein-log {log.spikein:q}"
-        " --hairpin-index results/reference/bowtie/hairpin"
+        " --hairpin-index {params.hairpin_index:q}"
         " --hairpin-reference {input.hairpin:q} --hairpin-log {log.hairpin:q}"
         " --spikein-bam {output.spikein_bam:q} --hairpin-grouped-bam {output.grouped_bam:q}"
         " --hairpin-bam {output.hairpin_bam:q} --unaligned {output.unaligned:q}"

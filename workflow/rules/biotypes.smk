@@ -33,9 +33,10 @@ rule bowtie_index_biotype:
     conda:
         "../../envs/alignment.yaml"
     threads: 2
+    params:
+        prefix=lambda wildcards, output: output[0][: -len(BOWTIE_INDEX)],
     shell:
-        "bowtie-build --threads {threads} {input:q}"
-        " results/reference/biotypes/bowtie/{wildcards.biotype} > {log:q} 2>&1"
+        "bowtie-build --threads {threads} {input:q} {params.prefix:q} > {log:q} 2>&1"
 
 
 rule classify_biotypes:
@@ -60,18 +61,21 @@ rule classify_biotypes:
     params:
         order=",".join(BIOTYPES),
         mismatches=BIOTYPE_MISMATCHES,
+        indexes=lambda wildcards, input: " ".join(
+            shlex.quote(path[: -len(BOWTIE_INDEX)]) for path in input.indexes
+        ),
     shell:
         "exomir biotypes classify --sample {wildcards.sample} --reads {input.reads:q}"
         " --fates {input.fates:q} --order {params.order} --mismatches {params.mismatches}"
-        " --reference-dir results/reference/biotypes"
-        " --index-dir results/reference/biotypes/bowtie --threads {threads}"
+        " --references {input.references:q} --indexes {params.indexes} --threads {threads}"
         " --fates-out {output.fates:q} --counts-out {output.counts:q}"
         " --unannotated-out {output.unannotated:q} --log {log:q}"
 
 
 rule merge_biotypes:
     input:
-        per_sample("results/counts/per_sample/{sample}/biotypes.tsv"),
+        samples=sample_list("biotypes"),
+        tables=per_sample(SAMPLE_LISTS["biotypes"]),
     output:
         "results/counts/biotype_counts.tsv",
     log:
@@ -79,9 +83,7 @@ rule merge_biotypes:
     conda:
         "../../envs/counting.yaml"
     params:
-        sheet=SHEET_PATH,
         order=",".join(BIOTYPES),
     shell:
-        "exomir biotypes merge --sample-sheet {params.sheet:q}"
-        " --template 'results/counts/per_sample/{{sample}}/biotypes.tsv'"
-        " --order {params.order} --out {output:q} 2> {log:q}"
+        "exomir biotypes merge --list {input.samples:q} --order {params.order}"
+        " --out {output:q} 2> {log:q}"

@@ -1,6 +1,8 @@
 # The only place that reads config and the sample sheet. Everything is validated here, at
 # load time, so a bad sheet or config fails before any job runs, with one line naming the
-# file, row/key and problem. Rules get their inputs from the small functions below.
+# file, row/key and problem. Rules get their inputs from the small functions below; what a
+# rule needs of the sheet or config reaches it as a file of its own (rules/run.smk), so that
+# an edit re-runs exactly what it affects.
 import json
 import os
 import re
@@ -14,8 +16,9 @@ from snakemake.exceptions import WorkflowError
 
 from exomir.biotypes import resolve_references
 from exomir.config import PROTOCOLS, resolve_path, validate_config
-from exomir.contrasts import validate_de_config
+from exomir.contrasts import pca_columns, validate_de_config
 from exomir.errors import ExomirError
+from exomir.runfiles import json_content, metadata_content
 from exomir.samplesheet import read_sample_sheet
 
 
@@ -30,15 +33,16 @@ os.environ["PATH"] = os.pathsep.join(
     [str(Path(sys.executable).parent), os.environ["PATH"]]
 )
 
-# Without --configfile the bundled demo config is in use: its relative paths point into the
-# repository. A user's config resolves its relative paths against the working directory.
-USING_BUNDLED_CONFIG = not workflow.config_settings.configfiles
-CONFIG_SOURCE = (
-    str(REPO / "config" / "config.yaml")
-    if USING_BUNDLED_CONFIG
-    else ", ".join(str(p) for p in workflow.config_settings.configfiles)
-)
-PATH_BASE = REPO if USING_BUNDLED_CONFIG else Path.cwd()
+# The bundled demo config (workflow/Snakefile) has relative paths into the repository. A
+# user's config, or a host workflow's, resolves them against the working directory. User
+# paths become absolute, so a module `prefix` (which applies to relative paths) leaves them.
+if USING_BUNDLED_CONFIG:
+    CONFIG_SOURCE = str(REPO / "config" / "config.yaml")
+elif workflow.config_settings.configfiles:
+    CONFIG_SOURCE = ", ".join(str(p) for p in workflow.config_settings.configfiles)
+else:
+    CONFIG_SOURCE = "(given by the workflow that uses exomir as a module)"
+PATH_BASE = REPO if USING_BUNDLED_CONFIG else Path.cwd().resolve()
 
 try:
     CONFIG = validate_config(config, source=f"config {CONFIG_SOURCE}")
@@ -96,9 +100,14 @@ wildcard_constraints:
     sample=r"[A-Za-z0-9][A-Za-z0-9._-]*",
 
 
-def quoted_json(value):
-    """A config fragment as one shell-quoted JSON argument (rules pass specs this way)."""
-    return shlex.quote(json.dumps(value, sort_keys=True))
+def run_file(name):
+    """Path of a run file (rules/run.smk): what a rule needs of the config or the sheet."""
+    return f"results/run/{name}"
+
+
+def sample_list(table):
+    """Path of a sample list (rules/run.smk): `sample<TAB>path` of a merge's inputs."""
+    return f"results/run/samples/{table}.tsv"
 
 
 def get_fastq(wildcards):
@@ -117,7 +126,11 @@ def get_adapter_option(wildcards):
 
 
 def bundled(path):
+    """A file shipped with the workflow (resources/...), wherever it is deployed."""
     return str(REPO / path)
+
+
+MULTIQC_CONFIG = bundled("resources/multiqc_config.yaml")
 
 
 def reference_inputs(wildcards=None):
@@ -168,11 +181,34 @@ def spikein_options():
     return " ".join(f"--spikein {shlex.quote(s)}" for s in CONFIG["spikeins"])
 
 
-def spikein_fasta_option(wildcards=None):
+def build_reference_inputs(wildcards):
+    """reference_inputs plus the user's spike-in FASTA, if any."""
+    inputs = reference_inputs(wildcards)
     if CONFIG["spikein_fasta"]:
-        path = resolve_path(CONFIG["spikein_fasta"], PATH_BASE)
-        return f"--spikein-fasta {shlex.quote(str(path))}"
-    return ""
+        inputs["spikein_fasta"] = str(resolve_path(CONFIG["spikein_fasta"], PATH_BASE))
+    return inputs
+
+
+def optional_input(flag, name):
+    """`--flag path` for an optional named input, else nothing (a params function)."""
+
+    def option(wildcards, input):
+        return (
+            f"{flag} {shlex.quote(getattr(input, name))}"
+            if name in input.keys()
+            else ""
+        )
+
+    return option
+
+
+def index_prefix(name):
+    """A bowtie index's prefix from the one index file a rule takes as input."""
+
+    def prefix(wildcards, input):
+        return getattr(input, name)[: -len(BOWTIE_INDEX)]
+
+    return prefix
 
 
 def per_sample(pattern):
@@ -216,33 +252,23 @@ def get_final_output():
 
 
 def provenance_inputs(wildcards):
+    inputs = {"config": run_file("config/run.json")}
+    if SHEET_PATH is not None:
+        inputs["sheet"] = str(SHEET_PATH)
     if COUNTS_MATRIX is not None:
-        return [str(COUNTS_MATRIX)]
-    return ["results/reference/reference.json"] + per_sample(
-        "results/trimmed/{sample}/protocol.json"
-    )
+        inputs["counts_matrix"] = str(COUNTS_MATRIX)
+    else:
+        inputs["reference"] = "results/reference/reference.json"
+        inputs["protocols"] = sample_list("protocols")
+    return inputs
 
 
-def provenance_options(wildcards):
-    if COUNTS_MATRIX is not None:
-        return f"--counts-matrix {shlex.quote(str(COUNTS_MATRIX))}"
-    return (
-        "--reference-json results/reference/reference.json"
-        " --protocol-template 'results/trimmed/{sample}/protocol.json'"
-    )
-
-
-def multiqc_read_inputs(wildcards):
-    if COUNTS_MATRIX is not None:
-        return []
-    return ["results/qc/multiqc"] + per_sample("logs/align/{sample}.hairpin.log")
-
-
-def multiqc_search_dirs(wildcards):
-    dirs = [] if COUNTS_MATRIX is not None else ["results/qc/multiqc", "logs/align"]
-    if CONTRAST_NAMES:
-        dirs.append("results/de/multiqc")
-    return " ".join(dirs)
+def multiqc_inputs(wildcards):
+    """Everything MultiQC reads: exomir's sections, bowtie's hairpin logs, DE sections."""
+    inputs = []
+    if COUNTS_MATRIX is None:
+        inputs += ["results/qc/multiqc"] + per_sample("logs/align/{sample}.hairpin.log")
+    return inputs + multiqc_de_inputs(wildcards)
 
 
 # --- differential expression -------------------------------------------------------
@@ -257,6 +283,8 @@ DE_KEYS = (
     "quality_gate",
 )
 DE_SPEC = {key: CONFIG[key] for key in DE_KEYS}
+# What de-normalize reads: the normalisation and the contrasts' variables (PCA colours).
+NORMALIZATION_SPEC = {key: CONFIG[key] for key in ("normalization", "contrasts")}
 # pydeseq2's peak memory grows with the cohort: 0.5 GB at 1,000 samples and 3.4 GB at 10,000
 # (3,000 miRNAs, tests/bench/scale.py), ~0.35 MB a sample; asked for with headroom, doubled
 # on a retry.
@@ -268,6 +296,8 @@ def de_mem_mb(wildcards, attempt):
 
 
 CONTRAST_NAMES = list(CONFIG["contrasts"])
+# Sheet columns PCA plots are coloured by (each a declared output of de_normalize).
+PCA_COLUMNS = [] if GEO_SHEET_ONLY else pca_columns(CONFIG, SHEET.columns)
 CONTRAST_PATTERN = "|".join(re.escape(name) for name in CONTRAST_NAMES) or "(?!)"
 
 if CONTRAST_NAMES and not GEO_SHEET_ONLY:
@@ -325,3 +355,37 @@ def multiqc_de_inputs(wildcards):
     if COUNTS_MATRIX is None:
         inputs.append("results/de/multiqc/ev_quality_mqc.tsv")
     return inputs
+
+
+# --- run files and sample lists (rules/run.smk) ---------------------------------------
+# Sheet columns that are not sample metadata: they say where reads are and how to trim them.
+READ_COLUMNS = ("sample", "fastq", "runs", "protocol", "adapter")
+
+
+def sample_metadata_content():
+    if GEO_SHEET_ONLY:
+        return ""
+    columns = [c for c in SHEET.columns if c not in READ_COLUMNS]
+    rows = [{"sample": s.name, **s.metadata} for s in SHEET.samples]
+    return metadata_content(rows, columns)
+
+
+RUN_FILES = {
+    "config/run.json": json_content(CONFIG),
+    "config/quality_gate.json": json_content({"quality_gate": CONFIG["quality_gate"]}),
+    "config/normalization.json": json_content(NORMALIZATION_SPEC),
+    "config/de.json": json_content(DE_SPEC),
+    "samples/metadata.tsv": sample_metadata_content(),
+}
+
+# Per-sample files of each merge, by table name: {sample} is filled per sample.
+SAMPLE_LISTS = {
+    "mature": "results/counts/per_sample/{sample}/mature.tsv",
+    "hairpin": "results/counts/per_sample/{sample}/hairpin.tsv",
+    "spikein": "results/counts/per_sample/{sample}/spikein.tsv",
+    "isomirs": "results/counts/per_sample/{sample}/isomirs.tsv",
+    "fates": f"results/counts/per_sample/{{sample}}/{FATES_FILE}",
+    "biotypes": "results/counts/per_sample/{sample}/biotypes.tsv",
+    "protocols": "results/trimmed/{sample}/protocol.json",
+    "trim_stats": "results/trimmed/{sample}/trim_stats.json",
+}

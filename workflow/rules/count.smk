@@ -1,5 +1,5 @@
 # Per sample: reads on mature arms (isomiR tolerance), on hairpins, on spike-ins, and the
-# read fates; then one matrix per feature type, samples in sheet order.
+# read fates; then one matrix per feature type, samples in sheet order (the sample lists).
 
 
 rule count:
@@ -27,15 +27,20 @@ rule count:
         three=CONFIG["isomir_tolerance"]["three_prime"],
     shell:
         "exomir count --sample {wildcards.sample} --hairpin-bam {input.hairpin_bam:q}"
-        " --spikein-bam {input.spikein_bam:q} --reference-dir results/reference"
-        " --trim-stats {input.stats:q} --multimapper {params.multimapper}"
+        " --spikein-bam {input.spikein_bam:q} --hairpin {input.hairpin:q}"
+        " --mature {input.mature:q} --spikein {input.spikein:q}"
+        " --positions {input.positions:q} --trim-stats {input.stats:q}"
+        " --multimapper {params.multimapper}"
         " --five-prime-tolerance {params.five} --three-prime-tolerance {params.three}"
-        " --outdir results/counts/per_sample/{wildcards.sample} 2> {log:q}"
+        " --mature-out {output.mature:q} --hairpin-out {output.hairpin:q}"
+        " --spikein-out {output.spikein:q} --isomirs-out {output.isomirs:q}"
+        " --fates-out {output.fates:q} 2> {log:q}"
 
 
 rule merge_mature:
     input:
-        per_sample("results/counts/per_sample/{sample}/mature.tsv"),
+        samples=sample_list("mature"),
+        tables=per_sample(SAMPLE_LISTS["mature"]),
     output:
         counts="results/counts/mature_counts.tsv",
         cpm="results/counts/mature_cpm.tsv",
@@ -43,17 +48,15 @@ rule merge_mature:
         "logs/count/merge_mature.log",
     conda:
         "../../envs/counting.yaml"
-    params:
-        sheet=SHEET_PATH,
     shell:
-        "exomir merge --sample-sheet {params.sheet:q}"
-        " --template 'results/counts/per_sample/{{sample}}/mature.tsv'"
-        " --out {output.counts:q} --cpm-out {output.cpm:q} 2> {log:q}"
+        "exomir merge --list {input.samples:q} --out {output.counts:q}"
+        " --cpm-out {output.cpm:q} 2> {log:q}"
 
 
 rule merge_feature_counts:
     input:
-        per_sample("results/counts/per_sample/{sample}/{{feature}}.tsv"),
+        samples=sample_list("{feature}"),
+        tables=lambda wildcards: per_sample(SAMPLE_LISTS[wildcards.feature]),
     output:
         "results/counts/{feature}_counts.tsv",
     log:
@@ -62,44 +65,33 @@ rule merge_feature_counts:
         feature="hairpin|spikein",
     conda:
         "../../envs/counting.yaml"
-    params:
-        sheet=SHEET_PATH,
     shell:
-        "exomir merge --sample-sheet {params.sheet:q}"
-        " --template 'results/counts/per_sample/{{sample}}/{wildcards.feature}.tsv'"
-        " --out {output:q} 2> {log:q}"
+        "exomir merge --list {input.samples:q} --out {output:q} 2> {log:q}"
 
 
 rule merge_isomirs:
     input:
-        per_sample("results/counts/per_sample/{sample}/isomirs.tsv"),
+        samples=sample_list("isomirs"),
+        tables=per_sample(SAMPLE_LISTS["isomirs"]),
     output:
         "results/counts/isomir_counts.tsv",
     log:
         "logs/count/merge_isomirs.log",
     conda:
         "../../envs/counting.yaml"
-    params:
-        sheet=SHEET_PATH,
     shell:
-        "exomir merge-isomirs --sample-sheet {params.sheet:q}"
-        " --template 'results/counts/per_sample/{{sample}}/isomirs.tsv'"
-        " --out {output:q} 2> {log:q}"
+        "exomir merge-isomirs --list {input.samples:q} --out {output:q} 2> {log:q}"
 
 
 rule merge_fates:
     input:
-        per_sample(f"results/counts/per_sample/{{sample}}/{FATES_FILE}"),
+        samples=sample_list("fates"),
+        tables=per_sample(SAMPLE_LISTS["fates"]),
     output:
         "results/qc/read_fates.tsv",
     log:
         "logs/count/merge_fates.log",
     conda:
         "../../envs/counting.yaml"
-    params:
-        sheet=SHEET_PATH,
-        fates_file=FATES_FILE,
     shell:
-        "exomir merge-fates --sample-sheet {params.sheet:q}"
-        " --template 'results/counts/per_sample/{{sample}}/{params.fates_file}'"
-        " --out {output:q} 2> {log:q}"
+        "exomir merge-fates --list {input.samples:q} --out {output:q} 2> {log:q}"

@@ -1,11 +1,13 @@
 # Differential expression (pydeseq2): the EV quality gate, size factors and VST once, then
 # one job per contrast from config, then the watch list and summary across contrasts.
-# Counts come from the pipeline, or from a user's matrix (config counts_matrix).
+# Counts come from the pipeline, or from a user's matrix (config counts_matrix). What each
+# step reads of the config and sheet comes as run files (rules/run.smk).
 
 
 rule quality_gate:
     input:
-        "results/qc/read_fates.tsv",
+        fates="results/qc/read_fates.tsv",
+        config=run_file("config/quality_gate.json"),
     output:
         table="results/qc/ev_quality.tsv",
         multiqc="results/de/multiqc/ev_quality_mqc.tsv",
@@ -13,21 +15,26 @@ rule quality_gate:
         "logs/de/quality_gate.log",
     conda:
         "../../envs/de.yaml"
-    params:
-        spec=quoted_json(DE_SPEC),
     shell:
-        "exomir quality-gate --read-fates {input:q} --spec {params.spec}"
+        "exomir quality-gate --read-fates {input.fates:q} --config {input.config:q}"
         " --out {output.table:q} --multiqc {output.multiqc:q} 2> {log:q}"
 
 
 rule de_normalize:
     input:
         unpack(de_count_inputs),
+        samples=run_file("samples/metadata.tsv"),
+        config=run_file("config/normalization.json"),
     output:
         size_factors="results/de/size_factors.tsv",
         normalized="results/de/normalized_counts.tsv",
         vst="results/de/vst_counts.tsv",
         top=multiext("results/de/plots/top_abundance", ".png", ".svg"),
+        pca_plots=expand(
+            "results/de/plots/pca_{column}.{ext}",
+            column=PCA_COLUMNS,
+            ext=("png", "svg"),
+        ),
         pca="results/de/multiqc/pca_mqc.yaml",
     log:
         "logs/de/normalize.log",
@@ -40,22 +47,21 @@ rule de_normalize:
     resources:
         mem_mb=de_mem_mb,
     params:
-        spec=quoted_json(DE_SPEC),
-        sheet=SHEET_PATH,
-        spikeins=lambda wildcards, input: (
-            f"--spikein-counts {shlex.quote(input.spikeins)}"
-            if "spikeins" in input.keys()
-            else ""
-        ),
+        spikeins=optional_input("--spikein-counts", "spikeins"),
+        plot_dir=lambda wildcards, output: os.path.dirname(output.top[0]),
     shell:
-        "exomir de-normalize --counts {input.counts:q} --samples {params.sheet:q}"
-        " --spec {params.spec} {params.spikeins} --outdir results/de --threads {threads}"
-        " 2> {log:q}"
+        "exomir de-normalize --counts {input.counts:q} --samples {input.samples:q}"
+        " --config {input.config:q} {params.spikeins}"
+        " --size-factors-out {output.size_factors:q} --normalized-out {output.normalized:q}"
+        " --vst-out {output.vst:q} --plot-dir {params.plot_dir:q}"
+        " --pca-section-out {output.pca:q} --threads {threads} 2> {log:q}"
 
 
 rule de_contrast:
     input:
         unpack(de_count_inputs),
+        samples=run_file("samples/metadata.tsv"),
+        config=run_file("config/de.json"),
         size_factors="results/de/size_factors.tsv",
         quality=quality_gate_input,
     output:
@@ -83,34 +89,35 @@ rule de_contrast:
     resources:
         mem_mb=de_mem_mb,
     params:
-        spec=quoted_json(DE_SPEC),
-        sheet=SHEET_PATH,
         quality=lambda wildcards, input: " ".join(
             f"--quality {shlex.quote(path)}" for path in input.quality
         ),
+        plot_dir=lambda wildcards, output: os.path.dirname(output.plots[0]),
+        multiqc_dir=lambda wildcards, output: os.path.dirname(output.multiqc[0]),
     shell:
         "exomir de-contrast --name {wildcards.contrast} --counts {input.counts:q}"
-        " --samples {params.sheet:q} --spec {params.spec}"
+        " --samples {input.samples:q} --config {input.config:q}"
         " --size-factors {input.size_factors:q} {params.quality}"
-        " --outdir results/de --threads {threads} 2> {log:q}"
+        " --table-out {output.table:q} --plot-dir {params.plot_dir:q}"
+        " --multiqc-dir {params.multiqc_dir:q} --threads {threads} 2> {log:q}"
 
 
 rule de_summary:
     input:
-        expand("results/de/{contrast}.tsv", contrast=CONTRAST_NAMES),
+        tables=expand("results/de/{contrast}.tsv", contrast=CONTRAST_NAMES),
+        summaries=expand("results/de/{contrast}.json", contrast=CONTRAST_NAMES),
+        config=run_file("config/de.json"),
     output:
         watchlist="results/de/watchlist.tsv",
         summary="results/de/summary.tsv",
-        multiqc=[
-            "results/de/multiqc/watchlist_mqc.tsv",
-            "results/de/multiqc/de_summary_mqc.tsv",
-        ],
+        watchlist_section="results/de/multiqc/watchlist_mqc.tsv",
+        summary_section="results/de/multiqc/de_summary_mqc.tsv",
     log:
         "logs/de/summary.log",
     conda:
         "../../envs/de.yaml"
-    params:
-        spec=quoted_json(DE_SPEC),
     shell:
-        "exomir de-summary --tables {input:q} --spec {params.spec} --outdir results/de"
-        " 2> {log:q}"
+        "exomir de-summary --tables {input.tables:q} --config {input.config:q}"
+        " --watchlist-out {output.watchlist:q} --summary-out {output.summary:q}"
+        " --watchlist-section-out {output.watchlist_section:q}"
+        " --summary-section-out {output.summary_section:q} 2> {log:q}"

@@ -20,7 +20,7 @@ rule download_mirbase:
 
 rule build_reference:
     input:
-        unpack(reference_inputs),
+        unpack(build_reference_inputs),
     output:
         hairpin="results/reference/hairpin.fa",
         mature="results/reference/mature.fa",
@@ -35,14 +35,14 @@ rule build_reference:
         species=CONFIG["species"],
         release=CONFIG["reference"]["release"],
         spikeins=spikein_options(),
-        spikein_fasta=spikein_fasta_option,
-        gff3=lambda wildcards, input: (
-            f"--gff3 {shlex.quote(input.gff3)}" if "gff3" in input.keys() else ""
-        ),
+        spikein_fasta=optional_input("--spikein-fasta", "spikein_fasta"),
+        gff3=optional_input("--gff3", "gff3"),
     shell:
         "exomir build-reference --mature {input.mature:q} --hairpin {input.hairpin:q} {params.gff3}"
         " --species {params.species} --release {params.release:q} {params.spikeins}"
-        " {params.spikein_fasta} --outdir results/reference > {log:q} 2>&1"
+        " {params.spikein_fasta} --hairpin-out {output.hairpin:q} --mature-out {output.mature:q}"
+        " --spikein-out {output.spikein:q} --positions-out {output.positions:q}"
+        " --summary-out {output.summary:q} > {log:q} 2>&1"
 
 
 rule bowtie_index:
@@ -57,6 +57,7 @@ rule bowtie_index:
     conda:
         "../../envs/alignment.yaml"
     threads: 2
+    params:
+        prefix=lambda wildcards, output: output[0][: -len(BOWTIE_INDEX)],
     shell:
-        "bowtie-build --threads {threads} {input:q} results/reference/bowtie/{wildcards.reference}"
-        " > {log:q} 2>&1"
+        "bowtie-build --threads {threads} {input:q} {params.prefix:q} > {log:q} 2>&1"

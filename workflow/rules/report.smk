@@ -4,7 +4,7 @@
 
 rule provenance:
     input:
-        provenance_inputs,
+        unpack(provenance_inputs),
     output:
         "results/provenance.yaml",
     log:
@@ -12,37 +12,49 @@ rule provenance:
     conda:
         "../../envs/report.yaml"
     params:
-        config=quoted_json(CONFIG),
-        sheet=SHEET_PATH,
-        options=provenance_options,
+        sheet=optional_input("--sample-sheet", "sheet"),
+        reference=optional_input("--reference-json", "reference"),
+        protocols=optional_input("--protocols", "protocols"),
+        counts_matrix=optional_input("--counts-matrix", "counts_matrix"),
     shell:
-        "exomir provenance --config-json {params.config} --sample-sheet {params.sheet:q}"
-        " {params.options} --out {output:q} 2> {log:q}"
+        "exomir provenance --config {input.config:q} {params.sheet} {params.reference}"
+        " {params.protocols} {params.counts_matrix} --out {output:q} 2> {log:q}"
 
 
 rule report_content:
     input:
         fates="results/qc/read_fates.tsv",
-        protocols=per_sample("results/trimmed/{sample}/protocol.json"),
-        stats=per_sample("results/trimmed/{sample}/trim_stats.json"),
+        protocols=sample_list("protocols"),
+        stats=sample_list("trim_stats"),
     output:
         directory("results/qc/multiqc"),
     log:
         "logs/report/report_content.log",
     conda:
         "../../envs/report.yaml"
-    params:
-        sheet=SHEET_PATH,
     shell:
-        "exomir report-content --read-fates {input.fates:q} --sample-sheet {params.sheet:q}"
-        " --outdir {output:q} 2> {log:q}"
+        "exomir report-content --read-fates {input.fates:q} --protocols {input.protocols:q}"
+        " --trim-stats {input.stats:q} --outdir {output:q} 2> {log:q}"
+
+
+rule multiqc_inputs:
+    input:
+        multiqc_inputs,
+    output:
+        "results/run/multiqc_inputs.txt",
+    log:
+        "logs/report/multiqc_inputs.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/write_path_list.py"
 
 
 rule multiqc:
     input:
-        reads=multiqc_read_inputs,
-        de=multiqc_de_inputs,
-        config=bundled("resources/multiqc_config.yaml"),
+        paths="results/run/multiqc_inputs.txt",
+        files=multiqc_inputs,
+        config=MULTIQC_CONFIG,
     output:
         "results/multiqc/multiqc_report.html",
     log:
@@ -50,7 +62,8 @@ rule multiqc:
     conda:
         "../../envs/report.yaml"
     params:
-        search=multiqc_search_dirs,
+        outdir=lambda wildcards, output: os.path.dirname(output[0]),
+        filename=lambda wildcards, output: os.path.basename(output[0]),
     shell:
-        "multiqc --force --no-data-dir --config {input.config:q} --outdir results/multiqc"
-        " --filename multiqc_report.html {params.search} > {log:q} 2>&1"
+        "multiqc --force --no-data-dir --config {input.config:q} --outdir {params.outdir:q}"
+        " --filename {params.filename:q} --file-list {input.paths:q} > {log:q} 2>&1"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from exomir import biotypes
 from exomir.align import require_tools
-from exomir.commands.merge import add_input_arguments, samples_and_inputs
+from exomir.arguments import add_sample_list, sample_list
+from exomir.errors import ExomirError
 
 HELP = "assign reads left after miRNAs to rRNA/tRNA/Y RNA/snoRNA/piRNA and count them"
 
@@ -35,8 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     classify.add_argument(
         "--order", required=True, type=_order, help="biotypes in priority order: rRNA,tRNA,..."
     )
-    classify.add_argument("--reference-dir", required=True, help="holds {biotype}.fa from prepare")
-    classify.add_argument("--index-dir", required=True, help="holds bowtie indexes {biotype}.*")
+    classify.add_argument(
+        "--references", nargs="+", required=True, help="prepared FASTA per biotype, in --order"
+    )
+    classify.add_argument(
+        "--indexes", nargs="+", required=True, help="bowtie index prefix per biotype, in --order"
+    )
     classify.add_argument("--mismatches", required=True, help="bowtie -v per biotype: rRNA=1,...")
     classify.add_argument("--threads", type=int, default=1)
     classify.add_argument("--fates-out", required=True, help="fates with biotype columns")
@@ -45,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     classify.add_argument("--log", required=True, help="bowtie reports of every step")
 
     merge = actions.add_parser("merge", help="per-sample biotype counts into one table")
-    add_input_arguments(merge)
+    add_sample_list(merge, "per-sample biotype counts")
     merge.add_argument("--order", required=True, type=_order, help="biotypes in priority order")
     merge.add_argument("--out", required=True, help="biotype, feature, one column per sample")
 
@@ -56,14 +61,15 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "classify":
         require_tools("bowtie", "samtools")
         mismatches = biotypes.parse_mismatches(args.mismatches, args.order)
+        if not len(args.order) == len(args.references) == len(args.indexes):
+            raise ExomirError("--order, --references and --indexes must list as many biotypes")
         steps = [
             biotypes.BiotypeStep(
-                name=name,
-                reference=Path(args.reference_dir) / f"{name}.fa",
-                index=str(Path(args.index_dir) / name),
-                mismatches=mismatches[name],
+                name=name, reference=Path(reference), index=index, mismatches=mismatches[name]
             )
-            for name in args.order
+            for name, reference, index in zip(
+                args.order, args.references, args.indexes, strict=True
+            )
         ]
         biotypes.classify_sample(
             args.sample,
@@ -77,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
         )
     else:
-        samples, inputs = samples_and_inputs(args)
+        samples, inputs = sample_list(args)
         biotypes.merge_biotype_counts(samples, inputs, args.order, args.out)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from exomir.arguments import add_reference_files, reference_files
 from exomir.reference import DEFAULT_SPIKEINS, build_reference
 
 HELP = "build a species reference (hairpin.fa, mature.fa, spikein.fa, positions) from miRBase"
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-spikeins", action="store_true", help="no named spike-ins")
     parser.add_argument("--spikein-fasta", help="FASTA of further spike-in sequences")
     parser.add_argument("--release", help="miRBase release, recorded in reference.json")
-    parser.add_argument("--outdir", required=True)
+    add_reference_files(parser, "out", "written")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         args.hairpin,
         args.species,
         spikeins,
-        args.outdir,
+        reference_files(args, "out"),
         gff3=args.gff3,
         spikein_fasta=args.spikein_fasta,
         release=args.release,
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         f"{summary['species']}: {summary['hairpins']} hairpins, {summary['matures']} matures, "
         f"{summary['placements']} placements, {len(summary['unplaced_matures'])} unplaced, "
         f"{len(summary['spikeins'])} spike-ins, {len(summary['warnings'])} warnings "
-        f"-> {args.outdir}",
+        f"-> {args.summary_out}",
         file=sys.stderr,
     )
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from exomir import counting, tables
+from exomir.reference import ReferenceFiles
 
 HELP = "count miRNAs, hairpins, spike-ins and isomiRs of one sample from its bowtie BAMs"
 
@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spikein-bam", help="bowtie alignments to spike-ins (omit when there are none)"
     )
-    parser.add_argument("--reference-dir", required=True, help="output of exomir build-reference")
+    for name, what in COUNTING_REFERENCE.items():
+        parser.add_argument(f"--{name}", required=True, help=f"{what} (exomir build-reference)")
     parser.add_argument("--trim-stats", required=True, help="trim_stats.json of exomir trim")
     parser.add_argument(
         "--multimapper", choices=counting.MULTIMAPPER_POLICIES, default="fractional"
@@ -27,16 +28,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--three-prime-tolerance", type=int, default=counting.DEFAULT_THREE_PRIME_TOLERANCE
     )
-    parser.add_argument(
-        "--outdir",
-        required=True,
-        help="writes mature.tsv, hairpin.tsv, spikein.tsv, isomirs.tsv, fates.tsv",
-    )
+    for name, what in OUTPUTS.items():
+        parser.add_argument(f"--{name}-out", required=True, help=what)
+
+
+COUNTING_REFERENCE = {
+    "hairpin": "hairpin FASTA",
+    "mature": "mature FASTA",
+    "spikein": "spike-in FASTA",
+    "positions": "mature positions on hairpins",
+}
+OUTPUTS = {
+    "mature": "reads per mature miRNA",
+    "hairpin": "reads per hairpin",
+    "spikein": "reads per spike-in",
+    "isomirs": "reads per mature miRNA and read sequence",
+    "fates": "the sample's read-fate row",
+}
 
 
 def run(args: argparse.Namespace) -> int:
     trim_stats = tables.load_trim_stats(args.trim_stats, args.sample)
-    reference = counting.load_counting_reference(args.reference_dir, args.multimapper)
+    files = ReferenceFiles(args.hairpin, args.mature, args.spikein, args.positions, summary=None)
+    reference = counting.load_counting_reference(files, args.multimapper)
     counts = counting.count_sample(
         args.hairpin_bam,
         args.spikein_bam,
@@ -53,16 +67,13 @@ def run(args: argparse.Namespace) -> int:
         hairpin_only=counts.hairpin_only_reads,
         source=f"{args.hairpin_bam}, {args.trim_stats}",
     )
-    outdir = Path(args.outdir)
+    tables.write_count_column(args.mature_out, args.sample, reference.matures.names, counts.mature)
     tables.write_count_column(
-        outdir / "mature.tsv", args.sample, reference.matures.names, counts.mature
+        args.hairpin_out, args.sample, reference.hairpins.names, counts.hairpin
     )
     tables.write_count_column(
-        outdir / "hairpin.tsv", args.sample, reference.hairpins.names, counts.hairpin
+        args.spikein_out, args.sample, reference.spikeins.names, counts.spikein
     )
-    tables.write_count_column(
-        outdir / "spikein.tsv", args.sample, reference.spikeins.names, counts.spikein
-    )
-    tables.write_isomirs(outdir / "isomirs.tsv", counts.isomirs)
-    tables.write_fates(outdir / "fates.tsv", fates)
+    tables.write_isomirs(args.isomirs_out, counts.isomirs)
+    tables.write_fates(args.fates_out, fates)
     return 0

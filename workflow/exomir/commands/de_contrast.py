@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exomir.commands._de_common import add_spec_argument, add_threads_argument, load_spec
+from exomir.arguments import add_config_file, add_threads, config_file
 
 HELP = "Run DE for one contrast; write {name}.tsv, {name}.json, plots and MultiQC content."
 
@@ -13,15 +13,23 @@ HELP = "Run DE for one contrast; write {name}.tsv, {name}.json, plots and MultiQ
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="contrast name (a key of contrasts)")
     parser.add_argument("--counts", required=True, help="miRNA x sample count matrix (TSV)")
-    parser.add_argument("--samples", required=True, help="sample sheet (TSV)")
-    add_spec_argument(parser)
+    parser.add_argument("--samples", required=True, help="sample metadata (TSV: sample, ...)")
+    add_config_file(parser, "design, contrasts, alpha, lfc_shrink, normalization, quality_gate")
     parser.add_argument("--size-factors", help="size_factors.tsv from de-normalize")
     parser.add_argument(
         "--spikein-counts", help="spike-in counts, if size factors are computed here"
     )
     parser.add_argument("--quality", help="ev_quality.tsv from quality-gate")
-    parser.add_argument("--outdir", required=True, help="DE output folder, e.g. results/de")
-    add_threads_argument(parser)
+    parser.add_argument(
+        "--table-out", required=True, help="{name}.tsv; its summary {name}.json goes beside it"
+    )
+    parser.add_argument(
+        "--plot-dir", required=True, help="writes {name}_volcano, _ma, _heatmap .png/.svg"
+    )
+    parser.add_argument(
+        "--multiqc-dir", required=True, help="writes de_{name}_mqc.tsv, de_{name}_volcano_mqc.yaml"
+    )
+    add_threads(parser)
 
 
 def _exclusions(quality_path: str | None, drop_failing: bool) -> tuple[dict[str, str], list[str]]:
@@ -55,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from exomir.normalization import NormalizationSettings, compute_size_factors, read_size_factors
     from exomir.quality_gate import QualityThresholds
 
-    spec = load_spec(args.spec)
+    spec = config_file(args)
     contrast = find_contrast(spec, args.name)
     settings = DESettings.from_config(spec)
     normalization = NormalizationSettings.from_config(spec)
@@ -86,10 +94,9 @@ def run(args: argparse.Namespace) -> int:
         "drop_failing": thresholds.drop_failing,
         "failing_samples_kept": kept_failing,
     }
-    outdir = Path(args.outdir)
-    write_contrast_outputs(result, outdir / f"{contrast.name}.tsv")
+    write_contrast_outputs(result, args.table_out)
 
-    plot_dir = outdir / "plots"
+    plot_dir = Path(args.plot_dir)
     alpha = settings.alpha
     volcano = plots.save_figure(
         plots.volcano_plot(result.table, alpha, contrast.name),
@@ -101,5 +108,5 @@ def run(args: argparse.Namespace) -> int:
     groups = sheet.set_index("sample")[contrast.variable]
     heatmap = plots.heatmap_plot(result.vst, plots.top_mirnas(result.table), groups, contrast.name)
     plots.save_figure(heatmap, plot_dir / f"{contrast.name}_heatmap")
-    contrast_sections(contrast.name, result.table, volcano, outdir / "multiqc")
+    contrast_sections(contrast.name, result.table, volcano, args.multiqc_dir)
     return 0

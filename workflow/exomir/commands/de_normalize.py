@@ -5,26 +5,32 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exomir.commands._de_common import add_spec_argument, add_threads_argument, load_spec
+from exomir.arguments import add_config_file, add_threads, config_file
 
 HELP = "Compute size factors and normalised/VST counts for all samples (plus PCA plots)."
-PCA_COLUMNS = ("condition", "batch")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--counts", required=True, help="miRNA x sample count matrix (TSV)")
-    parser.add_argument("--samples", required=True, help="sample sheet (TSV)")
-    add_spec_argument(parser)
+    parser.add_argument("--samples", required=True, help="sample metadata (TSV: sample, ...)")
+    add_config_file(parser, "normalization, contrasts")
     parser.add_argument(
         "--spikein-counts", help="spike-in x sample counts (normalization: spikein)"
     )
-    parser.add_argument("--outdir", required=True, help="DE output folder, e.g. results/de")
-    add_threads_argument(parser)
+    parser.add_argument("--size-factors-out", required=True)
+    parser.add_argument("--normalized-out", required=True)
+    parser.add_argument("--vst-out", required=True)
+    parser.add_argument(
+        "--plot-dir", required=True, help="writes top_abundance and pca_<column> .png/.svg"
+    )
+    parser.add_argument("--pca-section-out", required=True, help="MultiQC section (YAML)")
+    add_threads(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     # pydeseq2 and matplotlib take seconds to import: only when this command runs
     from exomir import plots
+    from exomir.contrasts import pca_columns
     from exomir.de import read_count_matrix, read_sample_sheet, variance_stabilized
     from exomir.de_multiqc import pca_section
     from exomir.normalization import (
@@ -35,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         write_size_factors,
     )
 
-    spec = load_spec(args.spec)
+    spec = config_file(args)
     settings = NormalizationSettings.from_config(spec)
     sheet = read_sample_sheet(args.samples)
     samples = list(sheet["sample"])
@@ -44,15 +50,14 @@ def run(args: argparse.Namespace) -> int:
         read_count_matrix(args.spikein_counts, samples, None) if args.spikein_counts else None
     )
     factors = compute_size_factors(counts, settings, spikeins, args.spikein_counts or "")
-    outdir = Path(args.outdir)
-    write_size_factors(factors, outdir / "size_factors.tsv")
+    write_size_factors(factors, args.size_factors_out)
     by_sample = factors.set_index("sample")["size_factor"]
     normalized = normalized_counts(counts, by_sample)
-    write_matrix(normalized, outdir / "normalized_counts.tsv")
+    write_matrix(normalized, args.normalized_out)
     vst = variance_stabilized(counts, by_sample, n_cpus=args.threads)
-    write_matrix(vst, outdir / "vst_counts.tsv", formatter=lambda v: f"{v:.4f}")
+    write_matrix(vst, args.vst_out, formatter=lambda v: f"{v:.4f}")
 
-    plot_dir = outdir / "plots"
+    plot_dir = Path(args.plot_dir)
     pca_pngs = []
     for column in pca_columns(spec, list(sheet.columns)):
         if vst.shape[1] >= 2:
@@ -61,15 +66,5 @@ def run(args: argparse.Namespace) -> int:
             pca_pngs.append(plots.save_figure(figure, plot_dir / f"pca_{column}")[0])
     plots.save_figure(plots.abundance_plot(normalized), plot_dir / "top_abundance")
     # Always written: the rule declares it, whatever columns the sheet has.
-    pca_section(pca_pngs, outdir / "multiqc" / "pca_mqc.yaml")
+    pca_section(pca_pngs, args.pca_section_out)
     return 0
-
-
-def pca_columns(spec: dict, sheet_columns: list[str]) -> list[str]:
-    """Sheet columns to colour PCA plots by: condition, batch and each contrast's variable."""
-    variables = [c.get("variable") for _, c in sorted((spec.get("contrasts") or {}).items())]
-    columns: list[str] = []
-    for column in (*PCA_COLUMNS, *variables):
-        if column in sheet_columns and column not in columns:
-            columns.append(column)
-    return columns

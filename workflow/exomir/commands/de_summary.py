@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from exomir.commands._de_common import add_spec_argument, load_spec
+from exomir.arguments import add_config_file, config_file
 from exomir.errors import ExomirError
 
 HELP = "Collect contrast results into watchlist.tsv and summary.tsv (plus MultiQC tables)."
@@ -14,9 +14,14 @@ SUMMARY_COLUMNS = ["contrast", "n_samples", "n_tested", "n_up", "n_down", "alpha
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tables", nargs="+", required=True, help="per-contrast DE tables")
-    add_spec_argument(parser)
-    parser.add_argument("--outdir", required=True, help="DE output folder, e.g. results/de")
+    parser.add_argument(
+        "--tables", nargs="+", required=True, help="per-contrast DE tables ({name}.json beside)"
+    )
+    add_config_file(parser, "alpha, watchlist")
+    parser.add_argument("--watchlist-out", required=True)
+    parser.add_argument("--summary-out", required=True)
+    parser.add_argument("--watchlist-section-out", required=True, help="MultiQC table")
+    parser.add_argument("--summary-section-out", required=True, help="MultiQC table")
 
 
 def _summary_row(table_path: Path) -> dict:
@@ -43,19 +48,18 @@ def run(args: argparse.Namespace) -> int:
     from exomir.de_multiqc import section_id, watchlist_section, write_mqc_table
     from exomir.watchlist import watchlist_queries, watchlist_table
 
-    spec = load_spec(args.spec)
+    spec = config_file(args)
     DESettings.from_config(spec)
     paths = sorted((Path(p) for p in args.tables), key=lambda p: p.stem)
     results = {path.stem: read_contrast_table(path) for path in paths}
-    outdir = Path(args.outdir)
     watchlist = watchlist_table(results, watchlist_queries(spec))
-    write_stats_table(watchlist, outdir / "watchlist.tsv")
+    write_stats_table(watchlist, args.watchlist_out)
     summary = pd.DataFrame([_summary_row(p) for p in paths], columns=SUMMARY_COLUMNS)
-    write_stats_table(summary, outdir / "summary.tsv")
-    watchlist_section(watchlist, outdir / "multiqc" / "watchlist_mqc.tsv")
+    write_stats_table(summary, args.summary_out)
+    watchlist_section(watchlist, args.watchlist_section_out)
     write_mqc_table(
         summary,
-        outdir / "multiqc" / "de_summary_mqc.tsv",
+        args.summary_section_out,
         id=section_id("de_summary"),
         section_name="Differential expression summary",
         description="miRNAs up and down at padj < alpha in each contrast.",

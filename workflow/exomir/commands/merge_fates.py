@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 
 from exomir import tables
-from exomir.commands.merge import add_input_arguments, samples_and_inputs
+from exomir.arguments import add_sample_list, sample_list
 
 HELP = "concatenate per-sample read-fate rows, checking each partition sums to input"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_input_arguments(parser)
+    add_sample_list(parser)
     parser.add_argument("--out", required=True, help="read_fates.tsv")
 
 
 def run(args: argparse.Namespace) -> int:
-    samples, inputs = samples_and_inputs(args, need_samples=False)
+    samples, inputs = sample_list(args)
     tables.merge_fates(inputs, args.out, samples=samples)
     return 0

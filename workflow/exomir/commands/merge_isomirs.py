@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 
 from exomir import tables
-from exomir.commands.merge import add_input_arguments, samples_and_inputs
+from exomir.arguments import add_sample_list, sample_list
 
 HELP = "merge per-sample isomirs.tsv into mirna, sequence, start_offset, end_offset, sample, count"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_input_arguments(parser)
+    add_sample_list(parser)
     parser.add_argument("--out", required=True, help="long isomiR table")
 
 
 def run(args: argparse.Namespace) -> int:
-    samples, inputs = samples_and_inputs(args)
+    samples, inputs = sample_list(args)
     tables.merge_isomirs(samples, inputs, args.out)
     return 0

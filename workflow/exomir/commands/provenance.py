@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from exomir.provenance import build_provenance, write_provenance
-from exomir.samplesheet import paths_from_template
+from exomir.runfiles import read_json_file, read_sample_list
 
 HELP = "write results/provenance.yaml (versions, config, checksums, count definitions)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config-json", required=True, help="the resolved config as JSON")
-    parser.add_argument("--sample-sheet", required=True)
-    parser.add_argument("--reference-json", help="results/reference/reference.json")
-    parser.add_argument("--protocol-template", help="e.g. results/trimmed/{sample}/protocol.json")
+    parser.add_argument("--config", required=True, help="the resolved config (JSON)")
+    parser.add_argument("--sample-sheet", help="the sample sheet, recorded with its checksum")
+    parser.add_argument("--reference-json", help="reference.json of exomir build-reference")
+    parser.add_argument("--protocols", help="sample list of the samples' protocol.json files")
     parser.add_argument("--counts-matrix", help="user count matrix (counts_matrix entry point)")
     parser.add_argument("--out", required=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    protocols = []
-    if args.protocol_template:
-        protocols = [p for _, p in paths_from_template(args.sample_sheet, args.protocol_template)]
+    protocols = read_sample_list(args.protocols)[1] if args.protocols else []
     record = build_provenance(
-        json.loads(args.config_json),
+        read_json_file(args.config),
         args.sample_sheet,
         args.reference_json,
         protocols,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from exomir.commands._de_common import add_spec_argument, load_spec
+from exomir.arguments import add_config_file, config_file
 
 HELP = "Apply the EV quality gate to read fates; write ev_quality.tsv."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-fates", required=True, help="results/qc/read_fates.tsv")
-    add_spec_argument(parser)
+    add_config_file(parser, "quality_gate")
     parser.add_argument("--out", required=True, help="e.g. results/qc/ev_quality.tsv")
     parser.add_argument("--multiqc", help="also write this MultiQC table (*_mqc.tsv)")
 
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         write_quality,
     )
 
-    thresholds = QualityThresholds.from_config(load_spec(args.spec))
+    thresholds = QualityThresholds.from_config(config_file(args))
     quality = evaluate_quality(read_read_fates(args.read_fates), thresholds)
     write_quality(quality, args.out)
     if args.multiqc:

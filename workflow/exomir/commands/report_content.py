@@ -5,21 +5,24 @@ from __future__ import annotations
 import argparse
 
 from exomir.report import write_report_content
-from exomir.samplesheet import paths_from_template
+from exomir.runfiles import read_sample_list
 
 HELP = "write read fates, insert lengths and kit detection as MultiQC custom content"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-fates", required=True)
-    parser.add_argument("--sample-sheet", required=True, help="sample order")
-    parser.add_argument("--protocol-template", default="results/trimmed/{sample}/protocol.json")
-    parser.add_argument("--stats-template", default="results/trimmed/{sample}/trim_stats.json")
+    parser.add_argument(
+        "--protocols", required=True, help="sample list of protocol.json files (sheet order)"
+    )
+    parser.add_argument(
+        "--trim-stats", required=True, help="sample list of trim_stats.json files (sheet order)"
+    )
     parser.add_argument("--outdir", required=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    protocols = [p for _, p in paths_from_template(args.sample_sheet, args.protocol_template)]
-    stats = [p for _, p in paths_from_template(args.sample_sheet, args.stats_template)]
+    _, protocols = read_sample_list(args.protocols)
+    _, stats = read_sample_list(args.trim_stats)
     write_report_content(args.read_fates, protocols, stats, args.outdir)
     return 0
