@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 
 from exomir.cli import main
-from exomir.commands.de_contrast import _exclusions
 from exomir.errors import ExomirError
 from exomir.quality_gate import (
     QUALITY_COLUMNS,
     QualityThresholds,
+    de_exclusions,
     evaluate_quality,
     failing_samples,
     read_quality,
@@ -113,14 +113,14 @@ def test_table_round_trips_and_lists_failing_samples(fates, tmp_path):
 
 def test_keep_and_flag_excludes_only_samples_without_mirna_reads(fates, tmp_path):
     write_quality(evaluate_quality(fates, QualityThresholds()), tmp_path / "q.tsv")
-    excluded, kept = _exclusions(str(tmp_path / "q.tsv"), drop_failing=False)
+    excluded, kept = de_exclusions(str(tmp_path / "q.tsv"), drop_failing=False)
     assert excluded == {"empty": "no miRNA reads"}
     assert kept == ["dimers", "shallow"]
 
 
 def test_drop_failing_excludes_every_failing_sample(fates, tmp_path):
     write_quality(evaluate_quality(fates, QualityThresholds()), tmp_path / "q.tsv")
-    excluded, kept = _exclusions(str(tmp_path / "q.tsv"), drop_failing=True)
+    excluded, kept = de_exclusions(str(tmp_path / "q.tsv"), drop_failing=True)
     assert sorted(excluded) == ["dimers", "empty", "shallow"] and kept == []
 
 
@@ -146,4 +146,4 @@ def test_command_reports_bad_input_in_one_line(tmp_path, capsys):
 
 
 def test_exclusions_without_quality_table_exclude_nothing():
-    assert _exclusions(None, drop_failing=True) == ({}, [])
+    assert de_exclusions(None, drop_failing=True) == ({}, [])

@@ -17,6 +17,7 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -385,3 +386,25 @@ def variance_stabilized(
                 integer_counts.T.to_numpy() / metadata[["size_factors"]].to_numpy() + 1
             )
     return pd.DataFrame(values.T, index=integer_counts.index, columns=samples)
+
+
+SUMMARY_COLUMNS = ["contrast", "n_samples", "n_tested", "n_up", "n_down", "alpha", "normalization"]
+
+
+def contrast_summary(table_path: str | os.PathLike) -> dict:
+    """One row of summary.tsv, from the ``{contrast}.json`` beside a contrast's table."""
+    table_path = Path(table_path)
+    sidecar = table_path.with_suffix(".json")
+    try:
+        summary = json.loads(sidecar.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ExomirError(f"{sidecar}: cannot read DE summary: {error}") from error
+    return {
+        "contrast": table_path.stem,
+        "n_samples": len(summary["samples_in_fit"]),
+        "n_tested": summary["n_tested"],
+        "n_up": summary["n_up"],
+        "n_down": summary["n_down"],
+        "alpha": summary["alpha"],
+        "normalization": summary["normalization"],
+    }

@@ -161,3 +161,23 @@ def failing_samples(quality: pd.DataFrame) -> list[str]:
 
 def samples_without_mirna_reads(quality: pd.DataFrame) -> list[str]:
     return sorted(quality.loc[quality["mirna_reads"] <= 0, "sample"].astype(str))
+
+
+def de_exclusions(
+    quality_path: str | os.PathLike | None, drop_failing: bool
+) -> tuple[dict[str, str], list[str]]:
+    """Samples DE leaves out (with why), and failing samples it keeps, from the gate's table.
+
+    Samples without miRNA reads are always left out (pydeseq2 cannot size them); failing
+    samples only with ``drop_failing``. No table (a user count matrix): nothing is left out.
+    """
+    if not quality_path:
+        return {}, []
+    quality = read_quality(quality_path)
+    excluded = {s: "no miRNA reads" for s in samples_without_mirna_reads(quality)}
+    failing = failing_samples(quality)
+    if drop_failing:
+        for sample in failing:
+            excluded.setdefault(sample, "quality gate FAIL")
+        return excluded, []
+    return excluded, [s for s in failing if s not in excluded]

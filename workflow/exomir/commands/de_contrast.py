@@ -32,22 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_threads(parser)
 
 
-def _exclusions(quality_path: str | None, drop_failing: bool) -> tuple[dict[str, str], list[str]]:
-    """Samples to leave out (with why) and failing samples kept in, from the quality table."""
-    from exomir.quality_gate import failing_samples, read_quality, samples_without_mirna_reads
-
-    if not quality_path:
-        return {}, []
-    quality = read_quality(quality_path)
-    excluded = {s: "no miRNA reads" for s in samples_without_mirna_reads(quality)}
-    failing = failing_samples(quality)
-    if drop_failing:
-        for sample in failing:
-            excluded.setdefault(sample, "quality gate FAIL")
-        return excluded, []
-    return excluded, [s for s in failing if s not in excluded]
-
-
 def run(args: argparse.Namespace) -> int:
     # pydeseq2 and matplotlib take seconds to import: only when this command runs
     from exomir import plots
@@ -61,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from exomir.de_multiqc import contrast_sections
     from exomir.normalization import NormalizationSettings, compute_size_factors, read_size_factors
-    from exomir.quality_gate import QualityThresholds
+    from exomir.quality_gate import QualityThresholds, de_exclusions
 
     spec = config_file(args)
     contrast = find_contrast(spec, args.name)
@@ -78,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             read_count_matrix(args.spikein_counts, samples, None) if args.spikein_counts else None
         )
         factors = compute_size_factors(counts, normalization, spikeins, args.spikein_counts or "")
-    excluded, kept_failing = _exclusions(args.quality, thresholds.drop_failing)
+    excluded, kept_failing = de_exclusions(args.quality, thresholds.drop_failing)
     result = run_contrast(
         counts,
         sheet,
