@@ -140,3 +140,16 @@ def test_an_added_sample_runs_its_own_jobs_then_the_merges(demo_run):
     run(demo_run)
     header = (demo_run / "results" / "counts" / "mature_counts.tsv").open().readline()
     assert header.rstrip("\n").split("\t")[-1] == "truseq_3"
+
+
+def test_multiqc_reads_every_section_the_run_wrote(demo_run):
+    """MultiQC reads a list of its rule's inputs: a section file missing from it (as the
+    volcano plots once were) would silently drop out of the report."""
+    listed = set((demo_run / "results" / "run" / "multiqc_inputs.txt").read_text().split())
+    sections = sorted((demo_run / "results" / "de" / "multiqc").glob("*_mqc.*"))
+    assert sections
+    for path in sections:
+        assert str(path.relative_to(demo_run)) in listed, path.name
+    assert "results/qc/multiqc" in listed
+    report = (demo_run / "results" / "multiqc" / "multiqc_report.html").read_text()
+    assert "exomir_de_encode_vs_truseq_volcano" in report

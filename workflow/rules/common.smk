@@ -351,7 +351,11 @@ def multiqc_de_inputs(wildcards):
         "results/de/multiqc/watchlist_mqc.tsv",
         "results/de/multiqc/de_summary_mqc.tsv",
     ]
-    inputs += expand("results/de/multiqc/de_{c}_mqc.tsv", c=CONTRAST_NAMES)
+    inputs += expand(
+        "results/de/multiqc/de_{c}{part}",
+        c=CONTRAST_NAMES,
+        part=("_mqc.tsv", "_volcano_mqc.yaml"),
+    )
     if COUNTS_MATRIX is None:
         inputs.append("results/de/multiqc/ev_quality_mqc.tsv")
     return inputs
