@@ -16,6 +16,7 @@ from exomir.biotypes import resolve_references
 from exomir.config import PROTOCOLS, resolve_path, validate_config
 from exomir.contrasts import validate_de_config
 from exomir.errors import ExomirError
+from exomir.reference import spikeins_expected
 from exomir.samplesheet import read_sample_sheet
 
 
@@ -134,10 +135,10 @@ def reference_inputs(wildcards=None):
             inputs["gff3"] = str(gff3)
         return inputs
     if reference["source"] == "local":
-        inputs = {
-            "mature": str(resolve_path(reference["mature"], PATH_BASE)),
-            "hairpin": str(resolve_path(reference["hairpin"], PATH_BASE)),
-        }
+        # no mature file: a hairpin-only reference (arms placed from each hairpin's fold)
+        inputs = {"hairpin": str(resolve_path(reference["hairpin"], PATH_BASE))}
+        if reference["mature"]:
+            inputs["mature"] = str(resolve_path(reference["mature"], PATH_BASE))
         if reference["use_gff3"]:
             inputs["gff3"] = str(resolve_path(reference["gff3"], PATH_BASE))
         return inputs
@@ -162,10 +163,37 @@ def download_md5_option(wildcards):
     return f"--md5 {md5}" if md5 else ""
 
 
+# Spike-ins the user listed must exist; the schema's default ones are used where the
+# reference has them (build-reference warns about the others).
+SPIKEINS_LISTED = "spikeins" in config
+
+
 def spikein_options():
+    if not SPIKEINS_LISTED:
+        return ""
     if not CONFIG["spikeins"]:
         return "--no-spikeins"
     return " ".join(f"--spikein {shlex.quote(s)}" for s in CONFIG["spikeins"])
+
+
+def mature_option(wildcards, input):
+    return f"--mature {shlex.quote(input.mature)}" if "mature" in input.keys() else ""
+
+
+# No spike-ins (`spikeins: []`, or a reference without the default ones): no spike-in
+# index and no spike-in stage; spikein.bam is written empty and counts have no rows.
+try:
+    HAS_SPIKEINS = COUNTS_MATRIX is None and spikeins_expected(
+        CONFIG["spikeins"] if SPIKEINS_LISTED else None,
+        reference_inputs().get("mature"),
+        (
+            resolve_path(CONFIG["spikein_fasta"], PATH_BASE)
+            if CONFIG["spikein_fasta"]
+            else None
+        ),
+    )
+except ExomirError as error:
+    raise WorkflowError(str(error)) from None
 
 
 def spikein_fasta_option(wildcards=None):

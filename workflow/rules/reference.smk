@@ -33,6 +33,7 @@ rule build_reference:
         "../../envs/alignment.yaml"
     params:
         species=CONFIG["species"],
+        mature=mature_option,
         release=CONFIG["reference"]["release"],
         spikeins=spikein_options(),
         spikein_fasta=spikein_fasta_option,
@@ -40,7 +41,7 @@ rule build_reference:
             f"--gff3 {shlex.quote(input.gff3)}" if "gff3" in input.keys() else ""
         ),
     shell:
-        "exomir build-reference --mature {input.mature:q} --hairpin {input.hairpin:q} {params.gff3}"
+        "exomir build-reference {params.mature} --hairpin {input.hairpin:q} {params.gff3}"
         " --species {params.species} --release {params.release:q} {params.spikeins}"
         " {params.spikein_fasta} --outdir results/reference > {log:q} 2>&1"
 
