@@ -399,9 +399,7 @@ def build_reference(
         _check_records(matures, mature_fa)
 
     warnings: list[str] = []
-    spikein_records = _spikein_records(
-        spikeins, all_matures, mature_fa or hairpin_fa, spikein_fasta, warnings
-    )
+    spikein_records = _spikein_records(spikeins, all_matures, mature_fa, spikein_fasta, warnings)
     spikein_names = {r.name for r in spikein_records}
     taken = [m.name for m in matures if m.name in spikein_names]
     matures = [m for m in matures if m.name not in spikein_names]
@@ -536,7 +534,7 @@ def _check_records(records: list[FastaRecord], path: str | os.PathLike) -> None:
 def _spikein_records(
     names: Sequence[str] | None,
     all_matures: list[FastaRecord],
-    mature_fa: str | os.PathLike,
+    mature_fa: str | os.PathLike | None,
     spikein_fasta: str | os.PathLike | None,
     warnings: list[str],
 ) -> list[FastaRecord]:
@@ -554,12 +552,18 @@ def _spikein_records(
         if name in extra_names and name not in by_name:
             continue  # taken from spikein_fasta below
         if name not in by_name:
+            where = "the reference (no mature file)" if mature_fa is None else mature_fa
             if names is None:
                 warnings.append(
-                    f"default spike-in {name} is not in {mature_fa}: no spike-in counts for it "
+                    f"default spike-in {name} is not in {where}: no spike-in counts for it "
                     "(set spikeins: [] to say there are none, or give spikein_fasta)"
                 )
                 continue
+            if mature_fa is None:
+                raise ExomirError(
+                    f"spike-in {name!r}: the reference has no mature file to take it from; "
+                    "give its sequence in spikein_fasta"
+                )
             close = difflib.get_close_matches(name, list(by_name), n=3)
             hint = f" (close: {', '.join(close)})" if close else ""
             where = f", nor in {spikein_fasta}" if spikein_fasta is not None else ""
