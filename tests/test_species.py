@@ -13,6 +13,7 @@ import json
 import pandas as pd
 import pysam
 import pytest
+import yaml
 
 from conftest import DATA, snakemake
 from exomir import arms
@@ -319,6 +320,9 @@ def test_mirgenedb_reference_with_matures_runs_and_counts_the_right_mirnas(
 def test_hairpin_only_reference_with_no_spikeins_runs_and_counts_arms(hairpin_only, cpo_library):
     summary = json.loads((hairpin_only / "results/reference/reference.json").read_text())
     assert summary["positions_from"] == "predicted_arms" and summary["warnings"] == []
+    provenance = yaml.safe_load((hairpin_only / "results/provenance.yaml").read_text())
+    assert "side of its terminal loop" in provenance["definitions"]["mature_counts"]
+    assert provenance["tools"]["ViennaRNA"] == summary["arm_prediction"]["viennarna"]
     assert_no_spikein_stage(hairpin_only)
     counts = pd.read_csv(hairpin_only / "results/counts/mature_counts.tsv", sep="\t")
     precursors = [r.name for r in read_fasta(CPO_PRE)]

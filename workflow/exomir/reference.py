@@ -320,7 +320,7 @@ def mirbase_urls(species: str, base_url: str = MIRBASE_BASE_URL) -> dict[str, st
     return {
         "mature": base + "mature.fa",
         "hairpin": base + "hairpin.fa",
-        "gff3": base + f"{species}.gff3",
+        "gff3": base + f"{species.lower()}.gff3",
     }
 
 

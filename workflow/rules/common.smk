@@ -130,7 +130,7 @@ def reference_inputs(wildcards=None):
             "mature": bundled("resources/mirbase/mature.fa.gz"),
             "hairpin": bundled("resources/mirbase/hairpin.fa.gz"),
         }
-        gff3 = REPO / "resources" / "mirbase" / f"{species}.gff3.gz"
+        gff3 = REPO / "resources" / "mirbase" / f"{species.lower()}.gff3.gz"
         if reference["use_gff3"] and gff3.exists():
             inputs["gff3"] = str(gff3)
         return inputs
@@ -147,7 +147,7 @@ def reference_inputs(wildcards=None):
         "hairpin": "results/reference/download/hairpin.fa",
     }
     if reference["use_gff3"]:
-        inputs["gff3"] = f"results/reference/download/{species}.gff3"
+        inputs["gff3"] = f"results/reference/download/{species.lower()}.gff3"
     return inputs
 
 
