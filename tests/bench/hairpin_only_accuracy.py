@@ -58,15 +58,7 @@ def run(workdir: Path, fastq: Path, reference: str) -> Path:
     target = f"results/counts/per_sample/{SAMPLE}/isomirs.tsv"
     snakemake = Path(sys.executable).with_name("snakemake")
     command = [str(snakemake), "-s", str(REPO / "Snakefile"), "-d", str(workdir)]
-    command += [
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-        "--quiet",
-        "all",
-        target,
-    ]
+    command += [target, "--configfile", str(workdir / "config.yaml"), "--cores", "2"]
     subprocess.run(command, check=True, capture_output=True)
     return workdir / target
 
