@@ -46,7 +46,7 @@ def test_nested_key_path_is_named():
 def test_relations_between_keys():
     assert "min_length" in error_of({"samples": "s", "min_length": 31, "max_length": 30})
     assert "adapter" in error_of({"samples": "s", "protocol": "custom"})
-    assert "reference.mature" in error_of({"samples": "s", "reference": {"source": "local"}})
+    assert "reference.hairpin" in error_of({"samples": "s", "reference": {"source": "local"}})
 
 
 def test_adapter_must_be_dna():

@@ -246,3 +246,31 @@ def test_align_sample_fails_in_one_line_and_leaves_no_bam(aligned, tmp_path, cap
     assert error.count("\n") == 1 and "alignment of" in error and "none" in error
     leftovers = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".log"))
     assert leftovers == ["s.bam"]  # the spike-in step finished; nothing of the hairpin step
+
+
+@pytest.mark.parametrize("spikeins", ["no index", "no records"])
+def test_align_sample_without_spikeins_skips_the_stage(aligned, tmp_path, spikeins):
+    """``spikeins: []`` (no --spikein-index) and a reference that has none (empty FASTA)."""
+    work, reference = aligned["work"], aligned["reference"]
+    empty = tmp_path / "spikein.fa"
+    empty.write_text("")
+    argv = ["align-sample", "--reads", str(work / "inserts.fa")]
+    if spikeins == "no records":  # an index that does not exist: bowtie must not run
+        argv += ["--spikein-index", str(tmp_path / "absent")]
+    argv += ["--spikein-reference", str(empty), "--spikein-log", str(tmp_path / "spikein.log")]
+    argv += ["--hairpin-index", str(work / "hairpin"), "--hairpin-log", str(tmp_path / "h.log")]
+    argv += ["--hairpin-reference", str(reference / "hairpin.fa")]
+    argv += ["--spikein-bam", str(tmp_path / "spikein.bam"), "--unaligned", str(tmp_path / "u.fa")]
+    argv += ["--hairpin-grouped-bam", str(tmp_path / "g.bam")]
+    argv += ["--hairpin-bam", str(tmp_path / "h.bam")]
+    assert cli.main(argv) == 0
+    assert alignments(tmp_path / "spikein.bam") == []
+    assert "spike-in stage skipped" in (tmp_path / "spikein.log").read_text()
+    # the spike-in reads now reach the hairpins, where they align nowhere
+    unaligned = (tmp_path / "u.fa").read_text().split()[1::2]
+    assert sorted(unaligned) == sorted(
+        ["GATCGATCGGCCGGATATCCGA", "TCACCGGGTGTAAATCAGCTTG", "TTTGTACTCCGATGCCATTCAGA"]
+    )
+    assert {name for name, *_ in alignments(tmp_path / "g.bam")} == {
+        name for name, *_ in alignments(work / "hairpin.bam")
+    }

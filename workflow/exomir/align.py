@@ -64,8 +64,9 @@ def _has_reads(path: Path) -> bool:
         return bool(handle.read(1))
 
 
-def _empty_bam(reference_fasta: Path, bam: Path) -> None:
-    records = list(read_fasta(reference_fasta))
+def _empty_bam(reference_fasta: Path | None, bam: str | os.PathLike) -> None:
+    """A BAM without alignments, its @SQ lines from ``reference_fasta`` (None: no @SQ)."""
+    records = [] if reference_fasta is None else list(read_fasta(reference_fasta))
     header = {
         "HD": {"VN": "1.0", "SO": "unsorted"},
         "SQ": [{"SN": r.name, "LN": len(r.sequence)} for r in records],
@@ -118,16 +119,18 @@ def align(
 
 @dataclass(frozen=True)
 class Target:
-    """One reference in line: its bowtie index prefix, the FASTA it was built from, a log."""
+    """One reference in line: its bowtie index prefix, the FASTA it was built from, a log.
 
-    index: str
+    A spike-in target without an index (``index=None``) means no spike-in stage."""
+
+    index: str | None
     reference_fasta: str | os.PathLike
     log: str | os.PathLike
 
 
 def align_sample(
     reads: str | os.PathLike,
-    spikein: Target,
+    spikein: Target | None,
     hairpin: Target,
     *,
     spikein_bam: str | os.PathLike,
@@ -142,37 +145,56 @@ def align_sample(
     One call (one job) a sample: these steps take seconds each, and as separate jobs they
     cost a scheduler round-trip each and lengthen the DAG of large cohorts. The grouped BAM
     (bowtie's order, a read's alignments together) is what counting reads; the sorted copy
-    with its index is for IGV and samtools.
+    with its index is for IGV and samtools. ``spikein=None`` (or a spike-in FASTA without
+    records) skips the spike-in stage: ``spikein_bam`` is written empty and all reads go
+    to the hairpins.
     """
     unaligned = Path(unaligned)
     unaligned.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".not_spikein.", suffix=".fa.tmp", dir=unaligned.parent)
-    os.close(fd)
-    not_spikein = Path(name)
-    try:
-        align(
-            reads,
-            spikein.index,
-            spikein.reference_fasta,
-            spikein_bam,
-            not_spikein,
-            spikein.log,
-            mismatches=mismatches,
-            threads=threads,
-        )
-        align(
-            not_spikein,
-            hairpin.index,
-            hairpin.reference_fasta,
-            hairpin_grouped_bam,
-            unaligned,
-            hairpin.log,
-            mismatches=mismatches,
-            threads=threads,
-        )
-    finally:
-        not_spikein.unlink(missing_ok=True)
+    no_records = spikein is not None and not any(True for _ in read_fasta(spikein.reference_fasta))
+    if spikein is None or spikein.index is None or no_records:
+        if spikein is not None:
+            reason = "no spike-in index given" if spikein.index is None else "it holds no records"
+            Path(spikein.log).write_text(
+                f"exomir: spike-in stage skipped for {spikein.reference_fasta} ({reason})\n"
+            )
+        with atomic_path(Path(spikein_bam)) as tmp_bam:
+            _empty_bam(None if spikein is None else Path(spikein.reference_fasta), tmp_bam)
+        _align_hairpins(reads, hairpin, hairpin_grouped_bam, unaligned, mismatches, threads)
+    else:
+        fd, name = tempfile.mkstemp(prefix=".not_spikein.", suffix=".fa.tmp", dir=unaligned.parent)
+        os.close(fd)
+        not_spikein = Path(name)
+        try:
+            align(
+                reads,
+                spikein.index,
+                spikein.reference_fasta,
+                spikein_bam,
+                not_spikein,
+                spikein.log,
+                mismatches=mismatches,
+                threads=threads,
+            )
+            _align_hairpins(
+                not_spikein, hairpin, hairpin_grouped_bam, unaligned, mismatches, threads
+            )
+        finally:
+            not_spikein.unlink(missing_ok=True)
     sort_and_index(hairpin_grouped_bam, hairpin_sorted_bam, threads=threads, log=hairpin.log)
+
+
+def _align_hairpins(reads, hairpin: Target, grouped_bam, unaligned, mismatches, threads) -> None:
+    align(
+        reads,
+        hairpin.index,
+        hairpin.reference_fasta,
+        grouped_bam,
+        unaligned,
+        hairpin.log,
+        mismatches=mismatches,
+        threads=threads,
+    )
 
 
 def sort_and_index(

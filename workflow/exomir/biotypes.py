@@ -141,7 +141,7 @@ def resolve_references(
                     f"{source}: key 'biotypes.references.{name}': {path} does not exist"
                 )
             resolved[name] = path
-        elif species == BUNDLED_SPECIES:
+        elif species.casefold() == BUNDLED_SPECIES:
             bundled = Path(bundled_dir) / f"{name}.fa.gz"
             if bundled.is_file():
                 resolved[name] = bundled

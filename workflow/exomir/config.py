@@ -94,12 +94,12 @@ def validate_config(config: Mapping, source: str = "config") -> dict:
     if resolved["protocol"] == "custom" and not resolved.get("adapter"):
         raise ExomirError(f"{source}: key 'protocol': 'custom' needs an 'adapter' sequence")
     reference = resolved["reference"]
-    if reference["source"] == "local":
-        for key in ("mature", "hairpin"):
-            if not reference.get(key):
-                raise ExomirError(
-                    f"{source}: key 'reference.{key}' is required when source is local"
-                )
+    if reference["source"] == "local" and not reference.get("hairpin"):
+        raise ExomirError(f"{source}: key 'reference.hairpin' is required when source is local")
+    if reference["source"] == "local" and not reference.get("mature") and reference["use_gff3"]:
+        raise ExomirError(
+            f"{source}: key 'reference.use_gff3' needs 'reference.mature' (a GFF3 places matures)"
+        )
     if reference.get("use_gff3") and reference["source"] == "local" and not reference.get("gff3"):
         raise ExomirError(
             f"{source}: key 'reference.use_gff3' needs 'reference.gff3' (source local)"

@@ -29,6 +29,10 @@ Rules, and why:
   that hit that feature. The sequence is SEQ of that alignment, i.e. the read itself
   (bowtie runs with ``--norc``).
 - Reverse-strand and unmapped records are skipped: an antisense hit is not the miRNA.
+- Arms placed from the hairpin alone (a reference without matures, exomir.arms) carry a
+  region in mature_positions.tsv (``region_start``, ``region_end``: the arm's side of the
+  terminal loop); such an arm is hit by any alignment inside its region, tolerances aside,
+  as the predicted ends are only approximate. Offsets stay relative to the predicted span.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ MULTIMAPPER_POLICIES = ("unique", "fractional", "collapse")
 DEFAULT_FIVE_PRIME_TOLERANCE = 2
 DEFAULT_THREE_PRIME_TOLERANCE = 5
 POSITIONS_HEADER = ("hairpin", "mature", "start", "end", "sequence")
+REGION_COLUMNS = ("region_start", "region_end")
 
 # Unmapped (0x4) and reverse-strand (0x10) records never count.
 _SKIPPED_FLAGS = 0x4 | 0x10
@@ -78,8 +83,8 @@ class CountingReference:
     matures: FeatureIndex
     hairpins: FeatureIndex
     spikeins: FeatureIndex
-    # hairpin name -> ((start, end, mature row), ...), in placement order
-    placements: Mapping[str, tuple[tuple[int, int, int], ...]]
+    # hairpin name -> ((start, end, mature row, region or None), ...), in placement order
+    placements: Mapping[str, tuple[tuple[int, int, int, tuple[int, int] | None], ...]]
 
 
 @dataclass(frozen=True)
@@ -130,23 +135,29 @@ def _read_fasta_file(path: Path) -> list[FastaRecord]:
     return list(read_fasta(path))
 
 
-def _read_positions(path: Path) -> list[tuple[str, str, int, int]]:
+def _read_positions(path: Path) -> list[tuple[str, str, int, int, tuple[int, int] | None]]:
     if not path.exists():
         raise ExomirError(f"{path}: reference file is missing (run exomir build-reference)")
     rows = []
     with open(path) as handle:
         header = tuple(handle.readline().rstrip("\n").split("\t"))
-        if header != POSITIONS_HEADER:
+        if header not in (POSITIONS_HEADER, POSITIONS_HEADER + REGION_COLUMNS):
             expected = " ".join(POSITIONS_HEADER)
-            raise ExomirError(f"{path}: header must be the tab-separated columns {expected}")
+            raise ExomirError(
+                f"{path}: header must be the tab-separated columns {expected} "
+                f"(then {' '.join(REGION_COLUMNS)} for arms placed from hairpins)"
+            )
         for line_number, line in enumerate(handle, start=2):
             fields = line.rstrip("\n").split("\t")
             try:
-                hairpin, mature, start, end, _ = fields
-                rows.append((hairpin, mature, int(start), int(end)))
+                if len(fields) != len(header):
+                    raise ValueError
+                hairpin, mature, start, end = fields[:4]
+                region = (int(fields[5]), int(fields[6])) if len(fields) == 7 else None
+                rows.append((hairpin, mature, int(start), int(end), region))
             except ValueError:
                 raise ExomirError(
-                    f"{path}: line {line_number} is not hairpin, mature, start, end, sequence"
+                    f"{path}: line {line_number} is not {', '.join(header)}"
                 ) from None
     return rows
 
@@ -171,13 +182,13 @@ def load_counting_reference(
     spikeins = feature_index(spikein_records, collapse)
 
     positions_path = files.positions
-    placements: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for hairpin, mature, start, end in _read_positions(positions_path):
+    placements: dict[str, list] = defaultdict(list)
+    for hairpin, mature, start, end, region in _read_positions(positions_path):
         if hairpin not in hairpins.row_of:
             raise ExomirError(f"{positions_path}: hairpin {hairpin} is not in hairpin.fa")
         if mature not in matures.row_of:
             raise ExomirError(f"{positions_path}: mature {mature} is not in mature.fa")
-        placements[hairpin].append((start, end, matures.row_of[mature]))
+        placements[hairpin].append((start, end, matures.row_of[mature], region))
     return CountingReference(
         matures=matures,
         hairpins=hairpins,
@@ -379,7 +390,7 @@ def count_sample(
 
 
 def _mature_hits(
-    placements: Sequence[tuple[int, int, int]],
+    placements: Sequence[tuple[int, int, int, tuple[int, int] | None]],
     start: int,
     end: int,
     five_prime_tolerance: int,
@@ -388,12 +399,19 @@ def _mature_hits(
     """Matures of one hairpin that the span [start, end) hits, with its offsets to each."""
     hits = []
     seen = set()
-    for mature_start, mature_end, row in placements:
+    for mature_start, mature_end, row, region in placements:
         if row in seen:
             continue
         start_offset = start - mature_start
         end_offset = end - mature_end
-        if abs(start_offset) <= five_prime_tolerance and abs(end_offset) <= three_prime_tolerance:
+        if region is not None:
+            hit = region[0] <= start and end <= region[1]
+        else:
+            hit = (
+                abs(start_offset) <= five_prime_tolerance
+                and abs(end_offset) <= three_prime_tolerance
+            )
+        if hit:
             hits.append((row, start_offset, end_offset))
             seen.add(row)
     return tuple(hits)

@@ -29,6 +29,7 @@ PYTHON_PACKAGES = (
     "numpy",
     "pydeseq2",
     "multiqc",
+    "ViennaRNA",
 )
 
 MULTIMAPPER_MEANING = {
@@ -70,6 +71,15 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
+# A hairpin-only reference (no mature file): arms placed from each hairpin's fold.
+PREDICTED_ARM_COUNTS = (
+    "the reference had no matures: reads aligned to a hairpin lying wholly on one side of its "
+    "terminal loop's centre count for that arm ({hairpin}-5p / -3p; MirGeneDB X_pre -> X_5p / "
+    "X_3p), arms placed from the hairpin's ViennaRNA fold; reads across the loop are "
+    "hairpin_only"
+)
+
+
 def count_definitions(config: dict) -> dict[str, str]:
     tolerance = config.get("isomir_tolerance", {})
     five, three = tolerance.get("five_prime", 2), tolerance.get("three_prime", 5)
@@ -108,6 +118,8 @@ def build_provenance(
     record["config"] = config
     if reference_json:
         record["reference"] = json.loads(Path(reference_json).read_text())
+        if record["reference"].get("positions_from") == "predicted_arms":
+            record["definitions"]["mature_counts"] = PREDICTED_ARM_COUNTS
     if counts_matrix:
         record["counts_matrix"] = {"path": str(counts_matrix), "sha256": sha256(counts_matrix)}
     protocols = {}

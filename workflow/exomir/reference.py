@@ -20,9 +20,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exomir import arms
 from exomir.atomic import atomic_open
 from exomir.download import file_digests
 from exomir.errors import ExomirError
+from exomir.names import is_species, species_code
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,9 @@ def read_fasta(path: str | os.PathLike) -> Iterator[FastaRecord]:
 
 
 def species_records(records: Iterable[FastaRecord], species: str) -> list[FastaRecord]:
-    """Records of one species, by miRBase's 3-letter name prefix (``hsa-``)."""
-    prefix = f"{species}-"
-    return [r for r in records if r.name.startswith(prefix)]
+    """Records of one species, by the name's species code (``hsa-``, MirGeneDB's ``Hsa-``),
+    compared case-insensitively."""
+    return [r for r in records if is_species(r.name, species)]
 
 
 def locate_matures(
@@ -318,7 +320,7 @@ def mirbase_urls(species: str, base_url: str = MIRBASE_BASE_URL) -> dict[str, st
     return {
         "mature": base + "mature.fa",
         "hairpin": base + "hairpin.fa",
-        "gff3": base + f"{species}.gff3",
+        "gff3": base + f"{species.lower()}.gff3",
     }
 
 
@@ -352,8 +354,33 @@ class ReferenceFiles:
         )
 
 
+def spikeins_expected(
+    spikeins: Sequence[str] | None,
+    mature_fa: str | os.PathLike | None,
+    spikein_fasta: str | os.PathLike | None = None,
+) -> bool:
+    """Whether build_reference will write any spike-in, known before it runs.
+
+    The workflow needs this when it builds the DAG: without spike-ins there is no spike-in
+    index to build and no spike-in stage. For the defaults (``spikeins=None``) the mature
+    file's headers are read; a file that does not exist yet (a miRBase download) is
+    assumed to have them, as miRBase's mature.fa does.
+    """
+    if spikein_fasta is not None:
+        return True
+    if spikeins is not None:
+        return bool(spikeins)
+    if mature_fa is None:
+        return False
+    if not Path(mature_fa).is_file():
+        return True
+    wanted = {f">{name}" for name in DEFAULT_SPIKEINS}
+    with _open_text(mature_fa) as handle:
+        return any(line.split(None, 1)[0] in wanted for line in handle if line.startswith(">"))
+
+
 def build_reference(
-    mature_fa: str | os.PathLike,
+    mature_fa: str | os.PathLike | None,
     hairpin_fa: str | os.PathLike,
     species: str,
     spikeins: Sequence[str] | None,
@@ -364,14 +391,23 @@ def build_reference(
 ) -> dict:
     """Write hairpin.fa, mature.fa, spikein.fa, mature_positions.tsv and reference.json.
 
-    ``spikeins=None`` means DEFAULT_SPIKEINS; they are looked up among all species'
-    matures. A spike-in that is also one of the species' own matures (cel-miR-39-3p when
-    the species is cel) is kept as a spike-in only: it leaves mature.fa and the positions,
-    so a read is never counted both as the spike-in and as an endogenous miRNA.
+    ``spikeins=None`` means DEFAULT_SPIKEINS, used where the mature file has them (each
+    one missing is a warning: a MirGeneDB or hairpin-only reference has no cel-miR-39-3p);
+    a name listed explicitly must be found, among all species' matures or in
+    ``spikein_fasta``. A spike-in that is also one of the species' own matures
+    (cel-miR-39-3p when the species is cel) is kept as a spike-in only: it leaves mature.fa
+    and the positions, so a read is never counted both as the spike-in and as an
+    endogenous miRNA. ``mature_fa=None`` (a hairpin-only reference): each hairpin's two
+    arms are placed from its fold (exomir.arms) and become the matures, and
+    mature_positions.tsv gains the ``region_start``/``region_end`` columns counting uses.
     Returns the content of reference.json.
     """
-    inputs = {"mature": mature_fa, "hairpin": hairpin_fa}
+    inputs = {"hairpin": hairpin_fa}
+    if mature_fa is not None:
+        inputs = {"mature": mature_fa, **inputs}
     if gff3 is not None:
+        if mature_fa is None:
+            raise ExomirError(f"{gff3}: a GFF3 places matures, but no mature file was given")
         inputs["gff3"] = gff3
     if spikein_fasta is not None:
         inputs["spikein_fasta"] = spikein_fasta
@@ -379,38 +415,63 @@ def build_reference(
         if not Path(path).is_file():
             raise ExomirError(f"{path}: no such file")
 
-    all_matures = list(read_fasta(mature_fa))
+    all_matures = [] if mature_fa is None else list(read_fasta(mature_fa))
     all_hairpins = list(read_fasta(hairpin_fa))
     hairpins = _species_or_error(all_hairpins, species, hairpin_fa)
-    matures = _species_or_error(all_matures, species, mature_fa)
     _check_records(hairpins, hairpin_fa)
-    _check_records(matures, mature_fa)
+    predicted: list[arms.PlacedArm] = []
+    armless: list[str] = []
+    if mature_fa is None:
+        predicted, armless = arms.place_arms(hairpins)
+        matures = [FastaRecord(a.name, "", a.sequence) for a in predicted]
+    else:
+        matures = _species_or_error(all_matures, species, mature_fa)
+        _check_records(matures, mature_fa)
 
-    spikein_records = _spikein_records(
-        DEFAULT_SPIKEINS if spikeins is None else spikeins, all_matures, mature_fa, spikein_fasta
-    )
+    warnings: list[str] = []
+    spikein_records = _spikein_records(spikeins, all_matures, mature_fa, spikein_fasta, warnings)
     spikein_names = {r.name for r in spikein_records}
     taken = [m.name for m in matures if m.name in spikein_names]
     matures = [m for m in matures if m.name not in spikein_names]
-    warnings = _spikein_sequence_clashes(spikein_records, matures)
+    warnings.extend(_spikein_sequence_clashes(spikein_records, matures))
 
-    placements, unplaced = locate_matures(matures, hairpins)
     gff3_check = None
+    if mature_fa is None:
+        placements = [
+            MaturePlacement(a.hairpin, a.name, a.start, a.end, a.sequence)
+            for a in predicted
+            if a.name not in spikein_names
+        ]
+        unplaced: list[str] = []
+        if armless:
+            warnings.append(
+                f"{len(armless)} hairpin(s) fold into no stem, no arms placed: "
+                + ", ".join(armless[:10])
+                + (" ..." if len(armless) > 10 else "")
+            )
+    else:
+        placements, unplaced = locate_matures(matures, hairpins)
     if gff3 is not None:
         loci = read_mirbase_gff3(gff3)
-        prefix = f"{species}-"
-        if loci and not any(locus.hairpin.startswith(prefix) for locus in loci):
+        if loci and not any(is_species(locus.hairpin, species) for locus in loci):
             raise ExomirError(f"{gff3}: no hairpin of species {species} (is it another species?)")
         placements, gff3_check = reconcile_with_gff3(placements, loci, hairpins, matures)
         warnings.extend(gff3_check.warnings)
         placed = {p.mature for p in placements}
         unplaced = [m.name for m in matures if m.name not in placed]
 
-    record_counts = {"mature": len(all_matures), "hairpin": len(all_hairpins)}
+    record_counts = {"hairpin": len(all_hairpins)}
+    if mature_fa is not None:
+        record_counts["mature"] = len(all_matures)
     if gff3 is not None:
         record_counts["gff3"] = _gff3_feature_count(gff3)
     if spikein_fasta is not None:
         record_counts["spikein_fasta"] = sum(1 for _ in read_fasta(spikein_fasta))
+    positions_from = "sequence"
+    if gff3 is not None:
+        positions_from = "gff3"
+    elif mature_fa is None:
+        positions_from = "predicted_arms"
     summary = {
         "species": species,
         "release": release,
@@ -423,9 +484,10 @@ def build_reference(
         "placements": len(placements),
         "unplaced_matures": unplaced,
         "spikeins": [r.name for r in spikein_records],
-        "positions_from": "gff3" if gff3 is not None else "sequence",
+        "positions_from": positions_from,
         "matures_taken_as_spikeins": taken,
         "gff3_check": gff3_check.as_dict() if gff3_check is not None else None,
+        "arm_prediction": _arm_prediction_summary(armless) if mature_fa is None else None,
         "warnings": warnings,
     }
 
@@ -433,15 +495,33 @@ def build_reference(
     _write_fasta(files.hairpin, hairpins)
     _write_fasta(files.mature, matures)
     _write_fasta(files.spikein, spikein_records)
+    regions = {(a.hairpin, a.name): (a.region_start, a.region_end) for a in predicted}
     with atomic_open(files.positions, "w", newline="\n") as out:
-        out.write("hairpin\tmature\tstart\tend\tsequence\n")
+        header = "hairpin\tmature\tstart\tend\tsequence"
+        out.write(header + ("\tregion_start\tregion_end\n" if predicted else "\n"))
         for p in placements:
-            out.write(f"{p.hairpin}\t{p.mature}\t{p.start}\t{p.end}\t{p.sequence}\n")
+            out.write(f"{p.hairpin}\t{p.mature}\t{p.start}\t{p.end}\t{p.sequence}")
+            if predicted:
+                region_start, region_end = regions[(p.hairpin, p.mature)]
+                out.write(f"\t{region_start}\t{region_end}")
+            out.write("\n")
     # reference.json last: its presence says the directory is complete
     with atomic_open(files.summary, "w", newline="\n") as out:
         json.dump(summary, out, indent=2)
         out.write("\n")
     return summary
+
+
+def _arm_prediction_summary(armless: list[str]) -> dict:
+    return {
+        "method": "ViennaRNA RNAfold MFE; arms at fixed distances from the terminal loop's "
+        "centre (exomir.arms); reads counted on the arm's side of the loop",
+        "viennarna": arms.viennarna_version(),
+        "arm_length": arms.ARM_LENGTH,
+        "five_prime_start_before_loop": arms.FIVE_PRIME_START_BEFORE_LOOP,
+        "three_prime_start_after_loop": arms.THREE_PRIME_START_AFTER_LOOP,
+        "hairpins_without_arms": armless,
+    }
 
 
 def _species_or_error(
@@ -450,8 +530,14 @@ def _species_or_error(
     selected = species_records(records, species)
     if selected:
         return selected
-    codes = sorted({r.name.split("-", 1)[0] for r in records if "-" in r.name})
-    close = difflib.get_close_matches(species, codes, n=5, cutoff=0.5)
+    codes = sorted({species_code(r.name) for r in records if "-" in r.name})
+    folded: dict[str, str] = {}
+    for code in codes:
+        folded.setdefault(code.casefold(), code)
+    close = [
+        folded[c]
+        for c in difflib.get_close_matches(species.casefold(), list(folded), n=5, cutoff=0.5)
+    ]
     examples = ", ".join((close + [c for c in codes if c not in close])[:8])
     raise ExomirError(
         f"{path}: no records of species {species!r} ({len(codes)} species present, e.g. {examples})"
@@ -476,31 +562,50 @@ def _check_records(records: list[FastaRecord], path: str | os.PathLike) -> None:
 
 
 def _spikein_records(
-    names: Sequence[str],
+    names: Sequence[str] | None,
     all_matures: list[FastaRecord],
-    mature_fa: str | os.PathLike,
+    mature_fa: str | os.PathLike | None,
     spikein_fasta: str | os.PathLike | None,
+    warnings: list[str],
 ) -> list[FastaRecord]:
+    """Spike-in records by name (``None``: the defaults, skipped with a warning if absent),
+    then those of ``spikein_fasta``; an explicitly listed name must be found."""
+    extra = [] if spikein_fasta is None else list(read_fasta(spikein_fasta))
+    if spikein_fasta is not None:
+        _check_records(extra, spikein_fasta)
     by_name: dict[str, FastaRecord] = {}
     for record in all_matures:
         by_name.setdefault(record.name, record)
+    extra_names = {record.name for record in extra}
     chosen: dict[str, FastaRecord] = {}
-    for name in names:
+    for name in DEFAULT_SPIKEINS if names is None else names:
+        if name in extra_names and name not in by_name:
+            continue  # taken from spikein_fasta below
         if name not in by_name:
+            where = "the reference (no mature file)" if mature_fa is None else mature_fa
+            if names is None:
+                warnings.append(
+                    f"default spike-in {name} is not in {where}: no spike-in counts for it "
+                    "(set spikeins: [] to say there are none, or give spikein_fasta)"
+                )
+                continue
+            if mature_fa is None:
+                raise ExomirError(
+                    f"spike-in {name!r}: the reference has no mature file to take it from; "
+                    "give its sequence in spikein_fasta"
+                )
             close = difflib.get_close_matches(name, list(by_name), n=3)
             hint = f" (close: {', '.join(close)})" if close else ""
-            raise ExomirError(f"{mature_fa}: spike-in {name!r} is not a mature name{hint}")
+            where = f", nor in {spikein_fasta}" if spikein_fasta is not None else ""
+            raise ExomirError(f"{mature_fa}: spike-in {name!r} is not a mature name{where}{hint}")
         chosen.setdefault(name, _plain(by_name[name]))
-    if spikein_fasta is not None:
-        extra = list(read_fasta(spikein_fasta))
-        _check_records(extra, spikein_fasta)
-        for record in extra:
-            known = chosen.get(record.name)
-            if known is not None and known.sequence != record.sequence:
-                raise ExomirError(
-                    f"{spikein_fasta}: spike-in {record.name} differs from the one in {mature_fa}"
-                )
-            chosen.setdefault(record.name, _plain(record))
+    for record in extra:
+        known = chosen.get(record.name)
+        if known is not None and known.sequence != record.sequence:
+            raise ExomirError(
+                f"{spikein_fasta}: spike-in {record.name} differs from the one in {mature_fa}"
+            )
+        chosen.setdefault(record.name, _plain(record))
     return list(chosen.values())
 
 

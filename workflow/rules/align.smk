@@ -7,7 +7,9 @@
 rule align:
     input:
         reads="results/trimmed/{sample}/inserts.fa",
-        spikein_index=f"results/reference/bowtie/spikein{BOWTIE_INDEX}",
+        spikein_index=(
+            [f"results/reference/bowtie/spikein{BOWTIE_INDEX}"] if HAS_SPIKEINS else []
+        ),
         spikein="results/reference/spikein.fa",
         hairpin_index=f"results/reference/bowtie/hairpin{BOWTIE_INDEX}",
         hairpin="results/reference/hairpin.fa",
@@ -25,11 +27,16 @@ rule align:
     threads: 2
     params:
         mismatches=CONFIG["alignment"]["mismatches"],
-        spikein_index=index_prefix("spikein_index"),
+        # no spike-ins: no --spikein-index, align-sample skips the stage
+        spikein_index=lambda wildcards, input: (
+            f"--spikein-index {shlex.quote(input.spikein_index[0][: -len(BOWTIE_INDEX)])}"
+            if input.spikein_index
+            else ""
+        ),
         hairpin_index=index_prefix("hairpin_index"),
     shell:
         "exomir align-sample --reads {input.reads:q}"
-        " --spikein-index {params.spikein_index:q}"
+        " {params.spikein_index}"
         " --spikein-reference {input.spikein:q} --spikein-log {log.spikein:q}"
         " --hairpin-index {params.hairpin_index:q}"
         " --hairpin-reference {input.hairpin:q} --hairpin-log {log.hairpin:q}"

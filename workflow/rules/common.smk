@@ -19,6 +19,7 @@ from exomir.config import PROTOCOLS, resolve_path, validate_config
 from exomir.contrasts import pca_columns, validate_de_config
 from exomir.errors import ExomirError
 from exomir.runfiles import json_content, metadata_content
+from exomir.reference import spikeins_expected
 from exomir.samplesheet import read_sample_sheet
 
 
@@ -142,15 +143,15 @@ def reference_inputs(wildcards=None):
             "mature": bundled("resources/mirbase/mature.fa.gz"),
             "hairpin": bundled("resources/mirbase/hairpin.fa.gz"),
         }
-        gff3 = REPO / "resources" / "mirbase" / f"{species}.gff3.gz"
+        gff3 = REPO / "resources" / "mirbase" / f"{species.lower()}.gff3.gz"
         if reference["use_gff3"] and gff3.exists():
             inputs["gff3"] = str(gff3)
         return inputs
     if reference["source"] == "local":
-        inputs = {
-            "mature": str(resolve_path(reference["mature"], PATH_BASE)),
-            "hairpin": str(resolve_path(reference["hairpin"], PATH_BASE)),
-        }
+        # no mature file: a hairpin-only reference (arms placed from each hairpin's fold)
+        inputs = {"hairpin": str(resolve_path(reference["hairpin"], PATH_BASE))}
+        if reference["mature"]:
+            inputs["mature"] = str(resolve_path(reference["mature"], PATH_BASE))
         if reference["use_gff3"]:
             inputs["gff3"] = str(resolve_path(reference["gff3"], PATH_BASE))
         return inputs
@@ -159,7 +160,7 @@ def reference_inputs(wildcards=None):
         "hairpin": "results/reference/download/hairpin.fa",
     }
     if reference["use_gff3"]:
-        inputs["gff3"] = f"results/reference/download/{species}.gff3"
+        inputs["gff3"] = f"results/reference/download/{species.lower()}.gff3"
     return inputs
 
 
@@ -175,10 +176,33 @@ def download_md5_option(wildcards):
     return f"--md5 {md5}" if md5 else ""
 
 
+# Spike-ins the user listed must exist; the schema's default ones are used where the
+# reference has them (build-reference warns about the others).
+SPIKEINS_LISTED = "spikeins" in config
+
+
 def spikein_options():
+    if not SPIKEINS_LISTED:
+        return ""
     if not CONFIG["spikeins"]:
         return "--no-spikeins"
     return " ".join(f"--spikein {shlex.quote(s)}" for s in CONFIG["spikeins"])
+
+
+# No spike-ins (`spikeins: []`, or a reference without the default ones): no spike-in
+# index and no spike-in stage; spikein.bam is written empty and counts have no rows.
+try:
+    HAS_SPIKEINS = COUNTS_MATRIX is None and spikeins_expected(
+        CONFIG["spikeins"] if SPIKEINS_LISTED else None,
+        reference_inputs().get("mature"),
+        (
+            resolve_path(CONFIG["spikein_fasta"], PATH_BASE)
+            if CONFIG["spikein_fasta"]
+            else None
+        ),
+    )
+except ExomirError as error:
+    raise WorkflowError(str(error)) from None
 
 
 def build_reference_inputs(wildcards):
@@ -200,6 +224,9 @@ def optional_input(flag, name):
         )
 
     return option
+
+
+mature_option = optional_input("--mature", "mature")
 
 
 def index_prefix(name):

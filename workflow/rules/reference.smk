@@ -33,12 +33,13 @@ rule build_reference:
         "../../envs/alignment.yaml"
     params:
         species=CONFIG["species"],
+        mature=mature_option,
         release=CONFIG["reference"]["release"],
         spikeins=spikein_options(),
         spikein_fasta=optional_input("--spikein-fasta", "spikein_fasta"),
         gff3=optional_input("--gff3", "gff3"),
     shell:
-        "exomir build-reference --mature {input.mature:q} --hairpin {input.hairpin:q} {params.gff3}"
+        "exomir build-reference {params.mature} --hairpin {input.hairpin:q} {params.gff3}"
         " --species {params.species} --release {params.release:q} {params.spikeins}"
         " {params.spikein_fasta} --hairpin-out {output.hairpin:q} --mature-out {output.mature:q}"
         " --spikein-out {output.spikein:q} --positions-out {output.positions:q}"

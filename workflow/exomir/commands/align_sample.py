@@ -14,8 +14,11 @@ HELP = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reads", required=True, help="collapsed FASTA ({rank}_x{count})")
+    parser.add_argument(
+        "--spikein-index", help="bowtie index prefix (omit: no spike-ins, stage skipped)"
+    )
+    parser.add_argument("--hairpin-index", required=True, help="bowtie index prefix")
     for name in ("spikein", "hairpin"):
-        parser.add_argument(f"--{name}-index", required=True, help="bowtie index prefix")
         parser.add_argument(
             f"--{name}-reference", required=True, help="FASTA the index was built from"
         )

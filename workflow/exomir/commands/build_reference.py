@@ -1,4 +1,4 @@
-"""exomir build-reference: one species' hairpins, matures, positions and spike-ins from miRBase."""
+"""exomir build-reference: one species' hairpins, matures, positions, spike-ins (any database)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,22 @@ HELP = "build a species reference (hairpin.fa, mature.fa, spikein.fa, positions)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mature", required=True, help="miRBase mature.fa (all species; .gz ok)")
-    parser.add_argument("--hairpin", required=True, help="miRBase hairpin.fa (.gz ok)")
+    parser.add_argument(
+        "--mature",
+        help="miRBase mature.fa or MirGeneDB mature FASTA (all species; .gz ok); omit for a "
+        "hairpin-only reference: arms are then placed from each hairpin's fold",
+    )
+    parser.add_argument(
+        "--hairpin", required=True, help="miRBase hairpin.fa or MirGeneDB _pre FASTA (.gz ok)"
+    )
     parser.add_argument("--gff3", help="miRBase species GFF3: mature positions from coordinates")
-    parser.add_argument("--species", required=True, help="miRBase species code, e.g. hsa")
+    parser.add_argument("--species", required=True, help="species code, e.g. hsa or Cgi (any case)")
     parser.add_argument(
         "--spikein",
         action="append",
         metavar="NAME",
-        help=f"spike-in mature name, repeatable (default: {' '.join(DEFAULT_SPIKEINS)})",
+        help="spike-in mature name, repeatable; must exist (default: "
+        f"{' '.join(DEFAULT_SPIKEINS)}, each used if the mature file has it, else a warning)",
     )
     parser.add_argument("--no-spikeins", action="store_true", help="no named spike-ins")
     parser.add_argument("--spikein-fasta", help="FASTA of further spike-in sequences")
@@ -47,4 +54,6 @@ def run(args: argparse.Namespace) -> int:
         f"-> {args.summary_out}",
         file=sys.stderr,
     )
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
