@@ -51,8 +51,13 @@ ENRICHMENT_COLUMNS = [
     "genes",
 ]
 DIRECTIONS = ("up", "down")
-BUNDLED_GENESETS = {"reactome": "reactome.gmt.gz", "go_bp": "go_bp.gmt.gz"}
-GENESET_SPECIES = "hsa"
+# Where the bundled sets came from (resources/genesets/README.md); provenance repeats it.
+BUNDLED_GENESET_ORIGIN = {
+    "reactome": "Reactome human pathways, GMT release of 2024-09-18 (CC0)",
+    "go_bp": "GO biological process, annotations propagated to ancestors, sets of 10-500 genes, "
+    "from Debian r-bioc-org.hs.eg.db 3.16.0 and r-bioc-go.db 3.16.0 (Entrez Gene 2022-09-12, "
+    "GO 2022-07-01; CC BY 4.0)",
+}
 # A GMT whose second column holds the identifier (Reactome's own layout: name, R-HSA id).
 _TERM_ID = re.compile(r"^(R-[A-Z]{3}-\d+|GO:\d{7}|M\d+|WP\d+|hsa\d{5})$")
 
@@ -126,10 +131,6 @@ def read_gmt(path: str | os.PathLike, source: str | None = None) -> GeneSets:
     if not ids:
         raise ExomirError(f"{path}: no gene sets in this GMT file")
     return GeneSets(source, ids, names, genes)
-
-
-def bundled_geneset_paths(resources: str | os.PathLike) -> list[Path]:
-    return [Path(resources) / "genesets" / name for name in BUNDLED_GENESETS.values()]
 
 
 def select_mirnas(
@@ -369,8 +370,8 @@ def enrich(
             entry["n_terms_padj_below_0.05"] = int((frame["padj"] < 0.05).sum())
             frames.append(frame)
         summary["directions"][direction] = entry
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=ENRICHMENT_COLUMNS
+    table = (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ENRICHMENT_COLUMNS)
     )
     if len(table):
         table = table.sort_values(

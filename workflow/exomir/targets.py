@@ -13,14 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from exomir.errors import ExomirError
 
 TARGET_COLUMNS = ("mirna", "gene", "evidence")
-BUNDLED_SPECIES = ("hsa", "mmu")
 # What the bundle holds and where it came from; provenance.yaml repeats it for the run.
 BUNDLE_PROVENANCE = {
     "source": "miRTarBase experimentally validated miRNA-target interactions "
@@ -33,13 +31,6 @@ BUNDLE_PROVENANCE = {
     },
     "left_out": "non-functional records; pairs with a single CLIP record",
 }
-
-
-def bundled_targets_path(resources: str | os.PathLike, species: str) -> Path | None:
-    """The bundled table of ``species``, or None when none is bundled."""
-    if species not in BUNDLED_SPECIES:
-        return None
-    return Path(resources) / "targets" / f"{species}.tsv.gz"
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,7 @@ def get_final_output():
         outputs.append("results/multiqc/multiqc_report.html")
     outputs.append("results/provenance.yaml")
     outputs += de_outputs()
+    outputs += enrichment_outputs()  # workflow/rules/enrichment.smk
     return outputs
 
 
@@ -242,6 +243,7 @@ def multiqc_search_dirs(wildcards):
     dirs = [] if COUNTS_MATRIX is not None else ["results/qc/multiqc", "logs/align"]
     if CONTRAST_NAMES:
         dirs.append("results/de/multiqc")
+    dirs += enrichment_search_dirs()  # workflow/rules/enrichment.smk
     return " ".join(dirs)
 
 

@@ -5,6 +5,7 @@
 rule provenance:
     input:
         provenance_inputs,
+        unpack(enrichment_provenance_inputs),
     output:
         "results/provenance.yaml",
     log:
@@ -15,9 +16,10 @@ rule provenance:
         config=quoted_json(CONFIG),
         sheet=SHEET_PATH,
         options=provenance_options,
+        enrichment=enrichment_provenance_options,
     shell:
         "exomir provenance --config-json {params.config} --sample-sheet {params.sheet:q}"
-        " {params.options} --out {output:q} 2> {log:q}"
+        " {params.options} {params.enrichment} --out {output:q} 2> {log:q}"
 
 
 rule report_content:
@@ -42,6 +44,7 @@ rule multiqc:
     input:
         reads=multiqc_read_inputs,
         de=multiqc_de_inputs,
+        enrichment=enrichment_multiqc_inputs,
         config=bundled("resources/multiqc_config.yaml"),
     output:
         "results/multiqc/multiqc_report.html",
