@@ -60,7 +60,7 @@ def enrichment_section(
             fold = row.n_hits / row.expected if row.expected > 0 else row.n_hits
             data[label] = {
                 "x": round(float(fold), 4),
-                "y": round(-math.log10(max(float(row.padj), 1e-300)), 4),
+                "y": round(abs(math.log10(max(float(row.padj), 1e-300))), 4),
                 "color": DIRECTION_COLOURS.get(row.direction, "grey"),
             }
         section["plot_type"] = "scatter"
