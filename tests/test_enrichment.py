@@ -14,9 +14,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
-from conftest import REPO
+from conftest import REPO, snakemake
 from exomir.cli import main
 from exomir.contrasts import parse_contrasts
 from exomir.de import DESettings, run_contrast
@@ -377,3 +378,61 @@ def test_literature_table_with_bad_direction_is_refused(tmp_path):
     path.write_text("comparison\tmirna\tdirection\nx\tmiR-1\tsideways\n")
     with pytest.raises(ExomirError, match="lit.tsv: direction must be one of"):
         read_findings(path)
+
+
+@pytest.mark.parametrize("name", ["gse144627_exercise.yaml", "chemoresistance_template.yaml"])
+def test_example_configs_name_comparisons_of_the_bundled_table(findings, name):
+    config = yaml.safe_load((REPO / "config" / "examples" / name).read_text())
+    named = {c: spec["literature"] for c, spec in config["contrasts"].items()}
+    assert all(named.values()), named
+    check_comparisons(findings, named, str(FINDINGS))
+
+
+@pytest.mark.slow
+def test_workflow_from_a_count_matrix_writes_enrichment_literature_and_report(
+    tmp_path, human_mirnas, all_human_mirnas
+):
+    rng = np.random.default_rng(6)
+    published = ["hsa-miR-486-5p", "hsa-miR-215-5p", "hsa-miR-941", "hsa-miR-151b"]
+    names = sorted(set(rng.choice(human_mirnas, 300, replace=False)) | set(published))
+    planted = {"hsa-miR-486-5p": 2.0, "hsa-miR-215-5p": 2.0, "hsa-miR-941": 2.0}
+    planted["hsa-miR-151b"] = -2.0
+    counts, sheet = simulate_counts(names, 4, planted, seed=1)
+    counts.astype(int).to_csv(tmp_path / "counts.tsv", sep="\t")
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    (tmp_path / "config.yaml").write_text(
+        "samples: samples.tsv\ncounts_matrix: counts.tsv\ndesign: '~ condition'\n"
+        "enrichment: {top_n: 50}\ncontrasts:\n"
+        "  treated_vs_control: {variable: condition, level: treated, reference: control,\n"
+        "                       literature: exercise_trained_vs_sedentary}\n"
+    )
+    snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "--cores", "2")
+    results = tmp_path / "results"
+    enrichment = pd.read_csv(results / "enrichment/treated_vs_control.tsv", sep="\t")
+    assert list(enrichment.columns) == ENRICHMENT_COLUMNS and len(enrichment) > 0
+    summary = json.loads((results / "enrichment/treated_vs_control.json").read_text())
+    assert summary["selection"] == "top 50 by p-value"
+    literature = pd.read_csv(results / "literature/treated_vs_control.tsv", sep="\t")
+    assert literature["agrees"].tolist() == ["yes"] * 4
+    report = (results / "multiqc/multiqc_report.html").read_text()
+    assert "exomir_enrichment_treated_vs_control" in report
+    assert "4 of 4 findings of exercise_trained_vs_sedentary agree" in report
+    provenance = yaml.safe_load((results / "provenance.yaml").read_text())
+    targets = provenance["enrichment"]["targets"]
+    assert targets["release"].startswith("not stated in the data; its counts fit miRTarBase 8.0")
+    assert set(targets["evidence_classes"]) == {"strong", "clip"}
+    assert len(provenance["enrichment"]["genesets"]) == 2
+
+
+def test_workflow_stops_at_load_on_an_unknown_comparison(tmp_path):
+    (tmp_path / "counts.tsv").write_text("mirna\ta\tb\tc\td\nhsa-miR-1\t1\t2\t3\t4\n")
+    (tmp_path / "samples.tsv").write_text("sample\tcondition\na\tx\nb\tx\nc\ty\nd\ty\n")
+    (tmp_path / "config.yaml").write_text(
+        "samples: samples.tsv\ncounts_matrix: counts.tsv\ncontrasts:\n"
+        "  y_vs_x: {variable: condition, level: y, reference: x, literature: nope}\n"
+    )
+    config = str(tmp_path / "config.yaml")
+    result = snakemake(tmp_path, "--configfile", config, "-n", check=False)
+    assert result.returncode != 0
+    message = "contrast 'y_vs_x': literature comparison 'nope' is not in"
+    assert message in result.stderr + result.stdout
