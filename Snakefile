@@ -23,6 +23,7 @@ include: "workflow/rules/align.smk"
 include: "workflow/rules/count.smk"
 include: "workflow/rules/biotypes.smk"
 include: "workflow/rules/de.smk"
+include: "workflow/rules/enrichment_common.smk"
 include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/report.smk"
 
