@@ -271,6 +271,8 @@ def _test_list(
         k = membership @ hit.astype(np.float32)
         null = membership @ random_hits.T  # terms x random lists
         mean, var = null.mean(axis=1), null.var(axis=1, ddof=1)
+        # a term no random list hit: as if one list had hit it once (p not below ~1/B)
+        mean = np.maximum(mean, 1 / settings.permutations)
         pvalue = _beta_binomial_sf(k, size, mean, var)
         hyper = stats.hypergeom.sf(k - 1, n_background, size, n_hit)
         a, b, c = k, size - k, n_hit - k
