@@ -9,8 +9,9 @@ something for miRNAs:
   background reports the same "cancer pathways" for every list.
 - The null distribution resamples miRNAs, not genes. One miRNA often targets several
   genes of a pathway, so target genes arrive in clumps and a gene-level hypergeometric
-  test calls pathways for random miRNA lists (about 15 % of random 25-miRNA lists gave a
-  term at padj < 0.05 in our checks). The p-value here comes from random lists of the same
+  test calls pathways for random miRNA lists: on null counts with permuted labels, the top
+  50 miRNAs gave a term at padj < 0.05 in 8 of 20 permutations with it, in 0 of 20 with
+  this test (tests/bench/enrichment.py). The p-value here comes from random lists of the same
   size drawn from the expressed miRNAs: their hit counts per term give the mean and the
   variance, a beta-binomial with those moments gives the tail. The plain hypergeometric
   p-value (``pvalue_hypergeometric``, = Fisher's one-sided test) is kept for comparison.
