@@ -8,6 +8,7 @@ k-of-n summary and sign test in the section description), which MultiQC picks up
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -15,7 +16,8 @@ import pandas as pd
 import yaml
 
 from exomir.atomic import atomic_open
-from exomir.de_multiqc import section_id, write_mqc_table
+from exomir.de import format_stat
+from exomir.de_multiqc import section_id
 
 DOT_PLOT_TERMS = 40
 DIRECTION_COLOURS = {"up": "rgba(214, 39, 40, 0.8)", "down": "rgba(31, 119, 180, 0.8)"}
@@ -84,18 +86,37 @@ def enrichment_section(
 def literature_section(
     contrast: str, table: pd.DataFrame, sentence: str, path: str | os.PathLike
 ) -> None:
-    """The contrast's findings as a table; the summary sentence is its description."""
+    """The contrast's findings as a table; the summary sentence is its description.
+
+    Every column gets a header entry: MultiQC custom content shows only the columns named
+    in ``headers`` once any is.
+    """
     rows = table[["published", "mirna", "expected", "log2FoldChange", "padj", "agrees"]].copy()
     keys = rows["published"] + " / " + rows["mirna"]
     duplicated = keys.duplicated(keep=False)
     keys[duplicated] = keys[duplicated] + " (" + rows["expected"][duplicated] + ")"
     rows.insert(0, "finding", keys)
-    write_mqc_table(
-        rows.drop(columns=["published"]),
-        path,
-        id=section_id(f"literature_{contrast}"),
-        section_name=f"Published findings: {contrast}",
-        description=sentence,
-        parent_id=section_id("literature"),
-        parent_name="Literature concordance",
-    )
+    rows = rows.drop(columns=["published"])
+    id_ = section_id(f"literature_{contrast}")
+    fields = {
+        "id": id_,
+        "section_name": f"Published findings: {contrast}",
+        "description": sentence,
+        "plot_type": "table",
+        "parent_id": section_id("literature"),
+        "parent_name": "Literature concordance",
+        "pconfig": {"id": f"{id_}_table", "title": f"Published findings: {contrast}"},
+        "headers": {
+            "mirna": {"title": "miRNA", "description": "the matched miRNA whose statistics follow"},
+            "expected": {"title": "published", "description": "published direction"},
+            "log2FoldChange": {"title": "log2FC", "format": "{:.2f}", "scale": "RdBu"},
+            "padj": {"title": "padj", "format": "{:.2e}", "scale": False},
+            "agrees": {"title": "agrees", "description": "yes / no / not detected / not tested"},
+        },
+    }
+    with atomic_open(path) as out:
+        for key, value in fields.items():
+            out.write(f"# {key}: {json.dumps(value)}\n")
+        out.write("\t".join(rows.columns) + "\n")
+        for row in rows.itertuples(index=False):
+            out.write("\t".join(format_stat(v) for v in row) + "\n")
