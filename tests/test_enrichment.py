@@ -436,3 +436,58 @@ def test_workflow_stops_at_load_on_an_unknown_comparison(tmp_path):
     assert result.returncode != 0
     message = "contrast 'y_vs_x': literature comparison 'nope' is not in"
     assert message in result.stderr + result.stdout
+
+
+def test_user_targets_and_gmt_of_another_species_are_used(tmp_path):
+    """rno with a user's table and GMT: the set the listed miRNAs target comes first."""
+    rng = np.random.default_rng(0)
+    genes = [f"Gene{i}" for i in range(2000)]
+    mirnas = [f"rno-miR-{i}" for i in range(200)]
+    pathway = genes[:20]
+    rows = []
+    for i, mirna in enumerate(mirnas):
+        targeted = list(rng.choice(genes, 15, replace=False))
+        if i < 8:  # the listed miRNAs: a quarter of the pathway each
+            targeted += list(rng.choice(pathway, 5, replace=False))
+        rows += [(mirna, g, "strong") for g in sorted(set(targeted))]
+    pd.DataFrame(rows, columns=["mirna", "gene", "evidence"]).to_csv(
+        tmp_path / "targets.tsv", sep="\t", index=False
+    )
+    sets = [genes[i : i + 20] for i in range(0, 2000, 20)]
+    (tmp_path / "rat.gmt").write_text(
+        "".join(f"Set {i}\tR-RNO-{1000 + i}\t" + "\t".join(s) + "\n" for i, s in enumerate(sets))
+    )
+    synthetic_de(mirnas, 3, mirnas[:8]).to_csv(tmp_path / "de.tsv", sep="\t", index=False)
+    out = tmp_path / "out"
+    argv = ["enrich", "--name", "c", "--de-table", str(tmp_path / "de.tsv")]
+    argv += ["--targets", str(tmp_path / "targets.tsv"), "--genesets", str(tmp_path / "rat.gmt")]
+    argv += ["--spec", json.dumps({"alpha": 0.05, "enrichment": {"permutations": 200}})]
+    argv += ["--out", str(out / "c.tsv"), "--summary", str(out / "c.json")]
+    argv += ["--multiqc", str(out / "c_mqc.yaml")]
+    assert main(argv) == 0
+    table = pd.read_csv(out / "c.tsv", sep="\t")
+    top = table.iloc[0]
+    assert (top["source"], top["term_id"], top["term"]) == ("rat", "R-RNO-1000", "Set 0")
+    assert top["direction"] == "up" and top["padj"] < 0.05
+    assert set(top["mirnas"].split(";")) == set(mirnas[:8])
+    assert "scatter" in (out / "c_mqc.yaml").read_text()
+
+
+def test_provenance_records_the_evidence_classes_and_the_release():
+    from exomir.provenance import enrichment_provenance
+
+    record = enrichment_provenance(
+        RESOURCES / "targets" / "hsa.tsv.gz", bundled_geneset_paths(RESOURCES), FINDINGS
+    )
+    assert record["targets"]["release"] == (
+        "not stated in the data; its counts fit miRTarBase 8.0 (2020)"
+    )
+    assert (
+        "2 'Functional MTI (Weak)' records from CLIP"
+        in record["targets"]["evidence_classes"]["clip"]
+    )
+    assert [g["origin"].split(",")[0] for g in record["genesets"]] == [
+        "Reactome human pathways",
+        "GO biological process",
+    ]
+    assert len(record["literature_table"]["sha256"]) == 64
