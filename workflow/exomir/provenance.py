@@ -104,12 +104,55 @@ def count_definitions(config: dict) -> dict[str, str]:
     }
 
 
+def enrichment_provenance(
+    targets: str | os.PathLike | None,
+    genesets: list[str | os.PathLike],
+    literature_table: str | os.PathLike | None,
+) -> dict:
+    """Checksums of the target table, gene sets and literature table, and for the bundled
+    ones what they hold: the miRTarBase evidence classes kept and the release as known."""
+    from exomir.enrichment import BUNDLED_GENESET_ORIGIN
+    from exomir.enrichment_sources import BUNDLED_GENESETS
+    from exomir.targets import BUNDLE_PROVENANCE
+
+    resources = Path(__file__).resolve().parents[2] / "resources"
+
+    def bundled(path: str | os.PathLike, folder: str) -> bool:
+        return Path(path).resolve().parent == resources / folder
+
+    record: dict = {}
+    if targets:
+        record["targets"] = {"path": str(targets), "sha256": sha256(targets)}
+        if bundled(targets, "targets"):
+            record["targets"].update(BUNDLE_PROVENANCE)
+    record["genesets"] = []
+    for path in genesets:
+        entry = {"path": str(path), "sha256": sha256(path)}
+        names = {file: source for source, file in BUNDLED_GENESETS.items()}
+        if bundled(path, "genesets") and Path(path).name in names:
+            entry["origin"] = BUNDLED_GENESET_ORIGIN[names[Path(path).name]]
+        record["genesets"].append(entry)
+    if literature_table:
+        record["literature_table"] = {
+            "path": str(literature_table),
+            "sha256": sha256(literature_table),
+        }
+        if bundled(literature_table, "literature"):
+            record["literature_table"]["origin"] = (
+                "findings as summarised in the osteosarcoma chemoresistance and the exercise / "
+                "EV / sarcopenia reviews (resources/literature/README.md); directions are the "
+                "reviews' statements"
+            )
+    return record
+
+
 def build_provenance(
     config: dict,
     sample_sheet: str | os.PathLike | None,
     reference_json: str | os.PathLike | None,
     protocol_paths: list[Path],
     counts_matrix: str | os.PathLike | None = None,
+    enrichment: dict | None = None,
 ) -> dict:
     record: dict = {"exomir_version": __version__, "tools": tool_versions()}
     if sample_sheet:
@@ -133,6 +176,8 @@ def build_provenance(
         }
     if protocols:
         record["protocols"] = protocols
+    if enrichment:
+        record["enrichment"] = enrichment
     return record
 
 

@@ -275,6 +275,7 @@ def get_final_output():
         outputs.append("results/multiqc/multiqc_report.html")
     outputs.append("results/provenance.yaml")
     outputs += de_outputs()
+    outputs += enrichment_outputs()  # workflow/rules/enrichment.smk
     return outputs
 
 
@@ -295,7 +296,8 @@ def multiqc_inputs(wildcards):
     inputs = []
     if COUNTS_MATRIX is None:
         inputs += ["results/qc/multiqc"] + per_sample("logs/align/{sample}.hairpin.log")
-    return inputs + multiqc_de_inputs(wildcards)
+    inputs += multiqc_de_inputs(wildcards)
+    return inputs + enrichment_multiqc_inputs(wildcards)  # rules/enrichment_common.smk
 
 
 # --- differential expression -------------------------------------------------------
@@ -406,6 +408,9 @@ RUN_FILES = {
     "config/quality_gate.json": json_content({"quality_gate": CONFIG["quality_gate"]}),
     "config/normalization.json": json_content(NORMALIZATION_SPEC),
     "config/de.json": json_content(DE_SPEC),
+    "config/enrichment.json": json_content(
+        {"alpha": CONFIG["alpha"], "enrichment": CONFIG["enrichment"]}
+    ),
     "samples/metadata.tsv": sample_metadata_content(),
 }
 

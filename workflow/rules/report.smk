@@ -5,6 +5,7 @@
 rule provenance:
     input:
         unpack(provenance_inputs),
+        unpack(enrichment_provenance_inputs),
     output:
         "results/provenance.yaml",
     log:
@@ -16,9 +17,11 @@ rule provenance:
         reference=optional_input("--reference-json", "reference"),
         protocols=optional_input("--protocols", "protocols"),
         counts_matrix=optional_input("--counts-matrix", "counts_matrix"),
+        enrichment=enrichment_provenance_options,
     shell:
         "exomir provenance --config {input.config:q} {params.sheet} {params.reference}"
-        " {params.protocols} {params.counts_matrix} --out {output:q} 2> {log:q}"
+        " {params.protocols} {params.counts_matrix} {params.enrichment}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule report_content:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from exomir.provenance import build_provenance, write_provenance
+from exomir.provenance import build_provenance, enrichment_provenance, write_provenance
 from exomir.runfiles import read_json_file, read_sample_list
 
 HELP = "write results/provenance.yaml (versions, config, checksums, count definitions)"
@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-json", help="reference.json of exomir build-reference")
     parser.add_argument("--protocols", help="sample list of the samples' protocol.json files")
     parser.add_argument("--counts-matrix", help="user count matrix (counts_matrix entry point)")
+    parser.add_argument("--targets", help="miRNA-target table used for enrichment")
+    parser.add_argument("--genesets", nargs="*", default=[], help="GMT files used for enrichment")
+    parser.add_argument("--literature-table", help="literature findings table")
     parser.add_argument("--out", required=True)
 
 
@@ -27,6 +30,11 @@ def run(args: argparse.Namespace) -> int:
         args.reference_json,
         protocols,
         counts_matrix=args.counts_matrix,
+        enrichment=(
+            enrichment_provenance(args.targets, args.genesets, args.literature_table)
+            if args.targets or args.genesets or args.literature_table
+            else None
+        ),
     )
     write_provenance(record, args.out)
     return 0
