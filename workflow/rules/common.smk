@@ -203,6 +203,7 @@ def get_final_output():
             "results/counts/hairpin_counts.tsv",
             "results/counts/spikein_counts.tsv",
             "results/counts/isomir_counts.tsv",
+            "results/isomirs/isomirs.gff",
             "results/qc/read_fates.tsv",
         ]
         if BIOTYPES:
@@ -235,11 +236,22 @@ def provenance_options(wildcards):
 def multiqc_read_inputs(wildcards):
     if COUNTS_MATRIX is not None:
         return []
-    return ["results/qc/multiqc"] + per_sample("logs/align/{sample}.hairpin.log")
+    return [
+        "results/qc/multiqc",
+        "results/isomirs/isomirs_mirtop_stats.log",
+    ] + per_sample("logs/align/{sample}.hairpin.log")
 
 
 def multiqc_search_dirs(wildcards):
-    dirs = [] if COUNTS_MATRIX is not None else ["results/qc/multiqc", "logs/align"]
+    dirs = (
+        []
+        if COUNTS_MATRIX is not None
+        else [
+            "results/qc/multiqc",
+            "logs/align",
+            "results/isomirs/isomirs_mirtop_stats.log",
+        ]
+    )
     if CONTRAST_NAMES:
         dirs.append("results/de/multiqc")
     return " ".join(dirs)

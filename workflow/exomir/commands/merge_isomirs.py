@@ -7,7 +7,10 @@ import argparse
 from exomir import tables
 from exomir.commands.merge import add_input_arguments, samples_and_inputs
 
-HELP = "merge per-sample isomirs.tsv into mirna, sequence, start_offset, end_offset, sample, count"
+HELP = (
+    "merge per-sample isomirs.tsv into mirna, sequence, start_offset, end_offset, tail, "
+    "sample, count"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
