@@ -16,8 +16,8 @@ table, all samples in ``Expression`` (``COLDATA`` order):
   ``iso_snv_central_offset`` (8), ``iso_snv_central`` (9-12), ``iso_snv_central_supp``
   (13-17) or ``iso_snv`` (elsewhere) per substitution; ``NA`` for the mature itself
   (type ``ref_miRNA``; every other line is ``isomiR``).
-- Cigar in mirtop's form: ``M`` runs for matches, the read's base for a substitution or
-  tail base (``22MAA``: two added bases).
+- Cigar in mirtop's form: ``M`` runs where the read matches the hairpin, the read's base
+  elsewhere (``22MAA``: two added bases; a tail base that happens to match is ``M``).
 - Expression: counts rounded to whole reads (molecules), as mirtop's tools parse them as
   integers; an isomiR below 0.5 in every sample is left out. UID: mirtop's sequence
   "license plate" (MINTplates). Reads with bases other than ACGT are left out, as mirtop
@@ -32,9 +32,6 @@ import itertools
 import json
 import math
 import os
-import shutil
-import tempfile
-from argparse import Namespace
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -50,6 +47,8 @@ SOURCE_ONTOLOGY = {
     "mirgenedb": "http://mirgenedb.org",
 }
 _ACGT = frozenset("ACGT")
+# More than bowtie's largest -v (config schema): the row was not aligned to this reference.
+MAX_SUBSTITUTIONS = 3
 
 
 def database_name(reference_json: str | os.PathLike) -> str:
@@ -89,11 +88,13 @@ def variant(start_offset: int, end_offset: int, tail: str, substitutions: Iterab
     return ",".join(sorted(values)) if values else "NA"
 
 
-def mirtop_cigar(read: str, templated_reference: str) -> str:
-    """mirtop's Cigar: M runs for matches, the read base where it differs or is added."""
+def mirtop_cigar(read: str, reference: str) -> str:
+    """mirtop's Cigar: M runs where the read matches the hairpin, else the read's base.
+
+    ``reference``: the hairpin from the read's start, as far as it goes (up to its length).
+    """
     codes = [
-        "M" if i < len(templated_reference) and base == templated_reference[i] else base
-        for i, base in enumerate(read)
+        "M" if i < len(reference) and base == reference[i] else base for i, base in enumerate(read)
     ]
     parts = []
     for code, run in itertools.groupby(codes):
@@ -170,13 +171,15 @@ def isomir_lines(
                 best, loci = (hairpin, start, substitutions, reference), []
             if len(substitutions) == len(best[2]):
                 loci.append(hairpin)
-        if best is None:
+        if best is None or len(best[2]) > MAX_SUBSTITUTIONS:
             raise ExomirError(
                 f"{path}: {mirna} {sequence} (offsets {start_offset}, {end_offset}) does not fit "
                 "on its hairpins (isomiR table from another reference?)"
             )
-        hairpin, start, substitutions, reference = best
+        hairpin, start, substitutions, _ = best
         kind = variant(start_offset, end_offset, tail, substitutions)
+        # mirtop's Cigar compares the tail with the hairpin too (M where they agree).
+        reference = hairpins[hairpin][start : start + len(sequence)]
         attributes = "; ".join(
             [
                 f"Read={sequence}",
@@ -244,23 +247,35 @@ def count_matrix_samples(path: str | os.PathLike) -> list[str]:
 
 
 def mirtop_stats(gff: str | os.PathLike, log_out: str | os.PathLike, table_out: str | os.PathLike):
-    """Run ``mirtop stats`` on ``gff``; keep its JSON log (MultiQC's mirtop input) and table.
+    """``mirtop stats`` of ``gff``: its JSON log (MultiQC's mirtop input) and its table.
 
-    MultiQC's mirtop module looks for ``*_mirtop_stats.log``; mirtop writes
-    ``mirtop_stats.log`` and ``mirtop_stats.txt`` into a directory, so they are renamed.
+    MultiQC's mirtop module reads ``*_mirtop_stats.log``. mirtop's own figures are used,
+    with one correction: mirtop (0.4.30 and its main branch) pads its count and mean
+    tables with zero ``isomiR_sum`` rows for the first sample, and the last row wins when
+    it writes the log, so that sample's isomiR_sum would read 0. All genuine figures are
+    sums, counts or means of positive counts, so the largest value per sample and
+    category is the genuine one.
     """
-    from mirtop.gff.stats import stats
+    from mirtop import version
+    from mirtop.gff.stats import _calc_stats, _dump_log
 
     log_out, table_out = Path(log_out), Path(table_out)
-    log_out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".mirtop.", dir=log_out.parent))
-    try:
-        stats(Namespace(files=[str(gff)], out=str(scratch)))
-        with atomic_path(log_out) as tmp:
-            shutil.move(scratch / "mirtop_stats.log", tmp)
-        with atomic_path(table_out) as tmp:
-            shutil.move(scratch / "mirtop_stats.txt", tmp)
-    except (KeyError, ValueError) as error:
-        raise ExomirError(f"{gff}: mirtop stats failed ({error!r})") from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with open(gff) as handle:
+        has_lines = any(not line.startswith("#") for line in handle)
+    if has_lines:
+        try:
+            figures = _calc_stats(str(gff))
+        except (KeyError, ValueError, IndexError) as error:
+            raise ExomirError(f"{gff}: mirtop stats failed ({error!r})") from None
+        figures = figures.groupby(["category", "sample"], as_index=False, sort=False)[
+            "counts"
+        ].max()
+    else:
+        import pandas as pd
+
+        figures = pd.DataFrame({"category": [], "sample": [], "counts": []})
+    with atomic_path(log_out) as tmp:
+        _dump_log(figures, version, str(tmp))
+    with atomic_open(table_out, "w") as handle:
+        handle.write(f"# mirtop stats version {version.__version__}\n")
+        figures.to_csv(handle)
