@@ -29,9 +29,9 @@ Rules, and why:
   of the first alignment that hit that feature. The sequence is SEQ of that alignment,
   i.e. the read itself (bowtie runs with ``--norc``).
 - Tails (mirtop's iso_add3p): the read's 3' bases past its last templated base: the bases
-  the tail pass soft-clipped (see :mod:`exomir.align`), plus the last aligned base when it
-  mismatches the hairpin (an end-to-end alignment cannot tell an added base from a
-  substitution there; additions are the far more common). ``end_offset`` is then the
+  the tail pass soft-clipped (see :mod:`exomir.align`; it already chose how many), or, for
+  an end-to-end alignment, its last base when that one mismatches the hairpin (there an
+  added base and a substitution look alike; additions are the far more common). ``end_offset`` is then the
   templated end's offset and ``mismatches`` leaves the tail out; ``.`` means no tail.
   Whether a read hits a mature is decided on its aligned span, as before.
 - Reverse-strand and unmapped records are skipped: an antisense hit is not the miRNA.
@@ -251,8 +251,9 @@ def _mismatches(alignment: pysam.AlignedSegment, bam: Path) -> int:
 def _tail(alignment: pysam.AlignedSegment, mismatches: int, bam: Path) -> tuple[str, int]:
     """The read's non-templated 3' bases (see the module doc) and how many were aligned."""
     clipped = alignment.cigartuples[-1]
-    n = clipped[1] if clipped[0] == _SOFT_CLIP else 0
-    aligned = 0
+    if clipped[0] == _SOFT_CLIP:
+        return alignment.query_sequence[-clipped[1] :], 0
+    n = aligned = 0
     if mismatches:
         try:
             md = alignment.get_tag("MD")
