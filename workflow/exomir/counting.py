@@ -31,9 +31,9 @@ Rules, and why:
 - Tails (mirtop's iso_add3p): the read's 3' bases past its last templated base: the bases
   the tail pass soft-clipped (see :mod:`exomir.align`; it already chose how many), or, for
   an end-to-end alignment, its last base when that one mismatches the hairpin (there an
-  added base and a substitution look alike; additions are the far more common). ``end_offset`` is then the
-  templated end's offset and ``mismatches`` leaves the tail out; ``.`` means no tail.
-  Whether a read hits a mature is decided on its aligned span, as before.
+  added base and a substitution look alike; additions are the far more common).
+  ``end_offset`` is then the templated end's offset and ``mismatches`` leaves the tail
+  out; ``.`` means no tail. Whether a read hits a mature is decided on its aligned span.
 - Reverse-strand and unmapped records are skipped: an antisense hit is not the miRNA.
 """
 
