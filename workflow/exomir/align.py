@@ -258,14 +258,16 @@ def align_tails(
     if tails.max_tail < 0:
         raise ExomirError(f"the longest 3' tail must be >= 0 nt, got {tails.max_tail}")
     reads, tail_bam, still_unaligned = Path(reads), Path(tail_bam), Path(still_unaligned)
-    spans = _mature_spans(Path(tails.mature_positions))
-    records = list(read_collapsed(reads))
+    on_a_mature = _MatureTest(_mature_spans(Path(tails.mature_positions)), tails)
     scratch = Path(tempfile.mkdtemp(prefix=".tails.", dir=tail_bam.parent))
     try:
         candidates, sam = scratch / "trimmed.fa", scratch / "trimmed.sam"
-        n_candidates = 0
+        n_reads = n_candidates = 0
+        # Streamed: the reads are read twice rather than held (deep libraries leave
+        # millions of distinct unaligned sequences); copies are named {read index}:{k}.
         with open(candidates, "w") as out:
-            for i, (_, sequence, _) in enumerate(records):
+            for i, (_, sequence, _) in enumerate(read_collapsed(reads)):
+                n_reads += 1
                 for k in range(1, tails.max_tail + 1):
                     if len(sequence) - k >= tails.min_templated_length:
                         out.write(f">{i}:{k}\n{sequence[:-k]}\n")
@@ -286,7 +288,7 @@ def align_tails(
                             continue
                         i, k = map(int, alignment.query_name.split(":"))
                         kept.setdefault((i, k), []).append(alignment)
-                        if _on_a_mature(alignment, spans, tails):
+                        if on_a_mature(alignment):
                             rank = (int(alignment.get_tag("NM")), k)
                             if i not in chosen or rank < chosen[i]:
                                 chosen[i] = rank
@@ -296,21 +298,19 @@ def align_tails(
             with (
                 atomic_path(tail_bam) as tmp_bam,
                 pysam.AlignmentFile(str(tmp_bam), "wb", header=header) as out_bam,
+                atomic_path(still_unaligned) as tmp_un,
+                open(tmp_un, "w") as out_un,
             ):
-                for i in sorted(chosen):
-                    name, sequence, count = records[i]
+                for i, (name, sequence, count) in enumerate(read_collapsed(reads)):
+                    if i not in chosen:
+                        out_un.write(f">{name}\n{sequence}\n")
+                        continue
                     k = chosen[i][1]
                     rescued_reads += count
                     for alignment in kept[(i, k)]:
                         out_bam.write(_with_tail(alignment, name, sequence, k, out_bam.header))
-            with atomic_path(still_unaligned) as tmp_un, open(tmp_un, "w") as out:
-                out.writelines(
-                    f">{name}\n{sequence}\n"
-                    for i, (name, sequence, _) in enumerate(records)
-                    if i not in chosen
-                )
             log_fh.write(
-                f"# exomir tail pass: {len(records)} unaligned distinct sequences, "
+                f"# exomir tail pass: {n_reads} unaligned distinct sequences, "
                 f"{n_candidates} copies without 1-{tails.max_tail} 3' nt; {len(chosen)} "
                 f"sequences ({rescued_reads} reads) rescued onto a mature arm\n"
             )
@@ -326,15 +326,28 @@ def _hairpin_header(reference_fasta: Path) -> dict:
     }
 
 
-def _on_a_mature(
-    alignment: pysam.AlignedSegment, spans: dict[str, list[tuple[int, int]]], tails: TailPass
-) -> bool:
-    start, end = alignment.reference_start, alignment.reference_end
-    return any(
-        abs(start - mature_start) <= tails.five_prime_tolerance
-        and abs(end - mature_end) <= tails.three_prime_tolerance
-        for mature_start, mature_end in spans.get(alignment.reference_name, ())
-    )
+class _MatureTest:
+    """Does an alignment land on a mature arm (counting's tolerances)? Cached by position:
+    reads pile up on few positions."""
+
+    def __init__(self, spans: dict[str, list[tuple[int, int]]], tails: TailPass) -> None:
+        self.spans, self.five, self.three = (
+            spans,
+            tails.five_prime_tolerance,
+            tails.three_prime_tolerance,
+        )
+        self.known: dict[tuple[str, int, int], bool] = {}
+
+    def __call__(self, alignment: pysam.AlignedSegment) -> bool:
+        key = (alignment.reference_name, alignment.reference_start, alignment.reference_end)
+        hit = self.known.get(key)
+        if hit is None:
+            _, start, end = key
+            hit = self.known[key] = any(
+                abs(start - mature_start) <= self.five and abs(end - mature_end) <= self.three
+                for mature_start, mature_end in self.spans.get(key[0], ())
+            )
+        return hit
 
 
 def _with_tail(
