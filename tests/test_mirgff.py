@@ -217,12 +217,30 @@ def test_mirtop_stats_log_is_what_multiqc_reads(written):
     assert metrics["S1"]["iso_add3p_sum"] == 11
     # mirtop itself would write 0 here (see mirgff.mirtop_stats).
     assert metrics["S1"]["isomiR_sum"] == 6 + 3 + 2 + 1 + 5 + 2
-    assert (written["out"] / "isomirs_mirtop_stats.txt").read_text().startswith("# mirtop stats")
+    table = (written["out"] / "isomirs_mirtop_stats.txt").read_text().splitlines()
+    assert table[1] == ",category,sample,counts"
+    assert "isomiR_sum,S1,19.0" in "\n".join(table)
     assert sorted(p.name for p in written["out"].iterdir()) == [
         "isomirs.gff",
         "isomirs_mirtop_stats.log",
         "isomirs_mirtop_stats.txt",
     ]
+
+
+def test_stats_are_mirtops_own_figures(written):
+    from mirtop.gff.stats import _calc_stats
+
+    figures = _calc_stats(str(written["gff"]))
+    theirs: dict[str, dict[str, float]] = {}
+    for category, sample, value in figures[["category", "sample", "counts"]].itertuples(
+        index=False
+    ):
+        # mirtop's padding rows (zeros) overwrite the first sample's isomiR_sum; keep the max.
+        theirs.setdefault(sample, {})
+        theirs[sample][category] = max(float(value), theirs[sample].get(category, 0.0))
+    assert mirgff.isomir_stats(written["gff"]) == theirs
+    log = json.loads((written["out"] / "isomirs_mirtop_stats.log").read_text())
+    assert log["metrics"] == theirs
 
 
 def test_multiqc_shows_the_mirtop_section(written, tmp_path):

@@ -9,6 +9,7 @@ must pass mirtop's validator. The figures are printed (run with -s) for the issu
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pandas as pd
@@ -103,4 +104,18 @@ def test_the_runs_mirgff3_passes_mirtops_validator(workflow_run, caplog):
         assert validator._check_file(str(gff)) == 0
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert f"## COLDATA: {sample}\n" in gff.read_text()
-    assert (run / "results" / "isomirs" / "isomirs_mirtop_stats.log").exists()
+
+
+def test_the_runs_isomir_stats_are_mirtops_figures(workflow_run):
+    from mirtop.gff.stats import _calc_stats
+
+    _, sample, run, _ = workflow_run
+    gff = run / "results" / "isomirs" / "isomirs.gff"
+    theirs: dict[str, float] = {}
+    for category, name, value in _calc_stats(str(gff))[["category", "sample", "counts"]].values:
+        assert name == sample
+        # mirtop's zero padding rows would overwrite isomiR_sum: keep the largest value.
+        theirs[category] = max(float(value), theirs.get(category, 0.0))
+    log = json.loads((run / "results" / "isomirs" / "isomirs_mirtop_stats.log").read_text())
+    assert log["metrics"] == {sample: theirs}
+    assert theirs["iso_add3p_sum"] > 0.1 * (theirs["isomiR_sum"] + theirs["ref_miRNA_sum"])

@@ -1,4 +1,4 @@
-"""``exomir isomirs-gff``: the cohort's isomiR table as mirGFF3, plus mirtop's statistics."""
+"""``exomir isomirs-gff``: the cohort's isomiR table as mirGFF3, plus mirtop stats figures."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import argparse
 from exomir import mirgff
 
 HELP = (
-    "write the cohort's isomiRs as mirGFF3 (the miRTop format) and run mirtop stats on it "
-    "(its *_mirtop_stats.log is what MultiQC's mirtop section reads)"
+    "write the cohort's isomiRs as mirGFF3 (the miRTop format) and mirtop stats' figures of "
+    "it (the *_mirtop_stats.log that MultiQC's mirtop section reads)"
 )
 
 
