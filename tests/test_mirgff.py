@@ -320,3 +320,24 @@ def test_isomir_table_without_tail_column_is_refused(written, tmp_path):
             tmp_path / "out.gff",
             database="miRBase",
         )
+
+
+def test_a_collapsed_row_sits_on_the_loci_of_its_matures(written, tmp_path):
+    # multimapper: collapse names identical matures "a/b"; here two names, one sequence.
+    table = write_isomir_table(
+        tmp_path / "collapsed.tsv",
+        [("hsa-miR-21-5p/hsa-miR-unknown", MIR21, 0, 0, ".", "3", "1", "NA")],
+    )
+    reference = written["reference"]
+    mirgff.write_mirgff(
+        table,
+        reference / "hairpin.fa",
+        reference / "mature_positions.tsv",
+        SAMPLES,
+        tmp_path / "out.gff",
+        database="miRBase",
+    )
+    (line,) = body(tmp_path / "out.gff")
+    assert line.attributes["Name"] == "hsa-miR-21-5p/hsa-miR-unknown"
+    assert line.attributes["Parent"] == "hsa-mir-21"
+    assert line.attributes["Expression"] == "3,1"

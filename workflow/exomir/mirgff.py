@@ -1,4 +1,4 @@
-"""IsomiRs as mirGFF3, the miRTop community format, and mirtop's statistics of them.
+"""IsomiRs as mirGFF3, the miRTop community format, and mirtop stats' figures of them.
 
 mirGFF3 (https://github.com/miRTop/mirGFF3) is what mirtop, isomiRs (Bioconductor) and
 the miRTop tools read. One line per (mature miRNA, read sequence) of the cohort's isomiR
@@ -12,10 +12,11 @@ table, all samples in ``Expression`` (``COLDATA`` order):
 - Variant, in mirtop's notation, comma-separated and sorted as mirtop sorts them:
   ``iso_5p:-N``/``+N`` (the read starts N nt before/after the mature), ``iso_3p:+N``/``-N``
   (its templated end is N nt past/short of the mature's end), ``iso_add3p:N`` (N non-
-  templated 3' nt, the ``tail`` column), one ``iso_snv_seed`` (read positions 2-7),
-  ``iso_snv_central_offset`` (8), ``iso_snv_central`` (9-12), ``iso_snv_central_supp``
-  (13-17) or ``iso_snv`` (elsewhere) per substitution; ``NA`` for the mature itself
-  (type ``ref_miRNA``; every other line is ``isomiR``).
+  templated 3' nt, the ``tail`` column), and the class of each substitution:
+  ``iso_snv_seed`` (read positions 2-7), ``iso_snv_central_offset`` (8),
+  ``iso_snv_central`` (9-12), ``iso_snv_central_supp`` (13-17) or ``iso_snv`` (elsewhere),
+  each class once; ``NA`` for the mature itself (type ``ref_miRNA``; every other line is
+  ``isomiR``). A ``collapse`` row (``a/b``, identical matures) sits on their loci.
 - Cigar in mirtop's form: ``M`` runs where the read matches the hairpin, the read's base
   elsewhere (``22MAA``: two added bases; a tail base that happens to match is ``M``).
 - Expression: counts rounded to whole reads (molecules), as mirtop's tools parse them as
@@ -157,7 +158,8 @@ def isomir_lines(
         expression = [_whole(c) for c in counts]
         if not any(expression) or not set(sequence) <= _ACGT:
             continue
-        if mirna not in placements:
+        loci_of = [p for name in mirna.split("/") for p in placements.get(name, ())]
+        if not loci_of:
             raise ExomirError(f"{path}: miRNA {mirna} is not placed on any hairpin")
         try:
             start_offset, end_offset = int(first[2]), int(first[3])
@@ -166,7 +168,7 @@ def isomir_lines(
         tail = "" if first[4] == NO_TAIL else first[4]
         templated = sequence[: len(sequence) - len(tail)]
         best, loci = None, []
-        for hairpin, mature_start, _ in sorted(placements[mirna]):
+        for hairpin, mature_start, _ in sorted(loci_of):
             start = mature_start + start_offset
             reference = hairpins[hairpin][max(start, 0) : start + len(templated)]
             if start < 0 or len(reference) != len(templated):
