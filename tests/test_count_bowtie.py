@@ -354,3 +354,30 @@ def test_reads_off_mature_arms_are_not_rescued(aligned_with_tails):
     assert "2 sequences (18 reads) rescued" in log
     # The hairpin log holds bowtie's first summary only (MultiQC's bowtie section reads it).
     assert (aligned_with_tails / "hairpin.log").read_text().count("# reads processed") == 1
+
+
+def test_tail_pass_leaves_no_temporary_files(aligned_with_tails):
+    assert sorted(p.name for p in aligned_with_tails.iterdir()) == [
+        "counts",
+        "hairpin.bam",
+        "hairpin.bam.bai",
+        "hairpin.grouped.bam",
+        "hairpin.log",
+        "inserts.fa",
+        "spikein.bam",
+        "spikein.log",
+        "tails.log",
+        "trim_stats.json",
+        "unassigned.fa",
+    ]
+
+
+def test_mature_positions_without_a_tail_log_is_a_one_line_error(aligned, tmp_path, capsys):
+    argv = align_sample_argv(
+        aligned["work"], aligned["reference"], aligned["work"] / "inserts.fa", tmp_path
+    )
+    argv += ["--mature-positions", str(aligned["reference"] / "mature_positions.tsv")]
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--tail-log" in error
+    assert not list(tmp_path.iterdir())
