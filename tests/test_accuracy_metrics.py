@@ -29,6 +29,7 @@ def isomir_table(rows) -> pd.DataFrame:
     """Rows (mirna, sequence, count)."""
     table = pd.DataFrame(rows, columns=["mirna", "sequence", "count"])
     table[["start_offset", "end_offset", "mismatches"]] = 0
+    table["tail"] = "."
     return table
 
 
@@ -183,8 +184,8 @@ def write(path, text: str):
 
 
 ISOMIRS_TSV = (
-    "mirna\tsequence\tstart_offset\tend_offset\tmismatches\tcount\n"
-    f"{A}\tAAAA\t0\t0\t0\t2.5\n{B}\tAAAA\t0\t0\t0\t2.5\n{B}\tCCCC\t0\t1\t0\t5\n"
+    "mirna\tsequence\tstart_offset\tend_offset\ttail\tmismatches\tcount\n"
+    f"{A}\tAAAA\t0\t0\t.\t0\t2.5\n{B}\tAAAA\t0\t0\t.\t0\t2.5\n{B}\tCCCC\t0\t1\t.\t0\t5\n"
 )
 TRUTH_TSV = (
     "origin\tlabel\tinsert\treads\tmolecules\n"

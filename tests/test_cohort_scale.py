@@ -98,7 +98,7 @@ def write_isomir_files(directory: Path, n: int) -> tuple[list[str], list[Path]]:
     header = "\t".join(tables.ISOMIR_COLUMNS) + "\n"
     for i in range(n):
         rows = [
-            f"miR-{m}\t{'ACGT'[(i + k) % 4]}{'ACGT'[k]}TAG\t0\t{k - 1}\t0\t{i + k + 1}\n"
+            f"miR-{m}\t{'ACGT'[(i + k) % 4]}{'ACGT'[k]}TAG\t0\t{k - 1}\t.\t0\t{i + k + 1}\n"
             for m in range(3)
             for k in range(1 + (i + m) % 3)
         ]

@@ -169,10 +169,20 @@ def test_fates_on_real_alignments_sum_to_input(aligned):
 def test_isomirs_on_real_alignments(aligned):
     lines = (run_count(aligned, "fractional") / "isomirs.tsv").read_text().splitlines()
     rows = {tuple(line.split("\t")[:2]): line.split("\t")[2:] for line in lines[1:]}
-    assert rows["hsa-let-7a-5p", LET7A_5P] == ["0", "0", "0", "100"]
-    assert rows["hsa-let-7a-5p", LET7A_5P + "A"] == ["0", "1", "1", "20"]
-    assert rows["hsa-miR-21-5p", "TAGCTTATCAGACTGATGTTG"] == ["0", "-1", "0", "50"]
-    assert rows["hsa-miR-16-5p", "TAGCAGCACGTCAATATTGGCG"] == ["0", "0", "1", "3"]
+    assert lines[0].split("\t") == [
+        "mirna",
+        "sequence",
+        "start_offset",
+        "end_offset",
+        "tail",
+        "mismatches",
+        "count",
+    ]
+    assert rows["hsa-let-7a-5p", LET7A_5P] == ["0", "0", ".", "0", "100"]
+    # The added A mismatches all three hairpins at the read's last base: a 1-nt tail.
+    assert rows["hsa-let-7a-5p", LET7A_5P + "A"] == ["0", "0", "A", "0", "20"]
+    assert rows["hsa-miR-21-5p", "TAGCTTATCAGACTGATGTTG"] == ["0", "-1", ".", "0", "50"]
+    assert rows["hsa-miR-16-5p", "TAGCAGCACGTCAATATTGGCG"] == ["0", "0", ".", "1", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -248,29 +258,122 @@ def test_align_sample_fails_in_one_line_and_leaves_no_bam(aligned, tmp_path, cap
     assert leftovers == ["s.bam"]  # the spike-in step finished; nothing of the hairpin step
 
 
-@pytest.mark.parametrize("spikeins", ["no index", "no records"])
-def test_align_sample_without_spikeins_skips_the_stage(aligned, tmp_path, spikeins):
-    """``spikeins: []`` (no --spikein-index) and a reference that has none (empty FASTA)."""
-    work, reference = aligned["work"], aligned["reference"]
-    empty = tmp_path / "spikein.fa"
-    empty.write_text("")
-    argv = ["align-sample", "--reads", str(work / "inserts.fa")]
-    if spikeins == "no records":  # an index that does not exist: bowtie must not run
-        argv += ["--spikein-index", str(tmp_path / "absent")]
-    argv += ["--spikein-reference", str(empty), "--spikein-log", str(tmp_path / "spikein.log")]
-    argv += ["--hairpin-index", str(work / "hairpin"), "--hairpin-log", str(tmp_path / "h.log")]
-    argv += ["--hairpin-reference", str(reference / "hairpin.fa")]
-    argv += ["--spikein-bam", str(tmp_path / "spikein.bam"), "--unaligned", str(tmp_path / "u.fa")]
-    argv += ["--hairpin-grouped-bam", str(tmp_path / "g.bam")]
-    argv += ["--hairpin-bam", str(tmp_path / "h.bam")]
+# --- the tail pass ---------------------------------------------------------------------
+
+MIR21_5P = "TAGCTTATCAGACTGATGTTGA"
+# The loop of mir-21 plus two bases the hairpin does not continue with: no mature arm.
+LOOP_TAILED = HAIRPINS["hsa-mir-21"][30:52] + "".join(
+    "C" if base == "A" else "A" for base in HAIRPINS["hsa-mir-21"][52:54]
+)
+TAILED = {
+    MIR21_5P + "AA": 12,  # mir-21 goes on with CT: two mismatches end to end
+    LET7A_5P + "CAA": 6,  # two or three mismatches on each let-7a hairpin
+    LOOP_TAILED: 4,
+}
+
+
+def align_sample_argv(work: Path, reference: Path, reads: Path, out: Path) -> list[str]:
+    argv = ["align-sample", "--reads", str(reads), "--threads", "2"]
+    for name in ("spikein", "hairpin"):
+        argv += [f"--{name}-index", str(work / name)]
+        argv += [f"--{name}-reference", str(reference / f"{name}.fa")]
+        argv += [f"--{name}-log", str(out / f"{name}.log")]
+    argv += ["--spikein-bam", str(out / "spikein.bam")]
+    argv += ["--hairpin-grouped-bam", str(out / "hairpin.grouped.bam")]
+    argv += ["--hairpin-bam", str(out / "hairpin.bam"), "--unaligned", str(out / "unassigned.fa")]
+    return argv
+
+
+@pytest.fixture(scope="module")
+def aligned_with_tails(aligned) -> Path:
+    """READS and TAILED through ``exomir align-sample`` with the tail pass, then counted."""
+    work, out = aligned["work"], aligned["work"] / "tails"
+    reference = aligned["reference"]
+    out.mkdir()
+    reads = out / "inserts.fa"
+    write_collapsed({**READS, **TAILED}, reads)
+    argv = align_sample_argv(work, reference, reads, out)
+    argv += ["--mature-positions", str(reference / "mature_positions.tsv")]
+    argv += ["--tail-log", str(out / "tails.log")]
     assert cli.main(argv) == 0
-    assert alignments(tmp_path / "spikein.bam") == []
-    assert "spike-in stage skipped" in (tmp_path / "spikein.log").read_text()
-    # the spike-in reads now reach the hairpins, where they align nowhere
-    unaligned = (tmp_path / "u.fa").read_text().split()[1::2]
-    assert sorted(unaligned) == sorted(
-        ["GATCGATCGGCCGGATATCCGA", "TCACCGGGTGTAAATCAGCTTG", "TTTGTACTCCGATGCCATTCAGA"]
-    )
-    assert {name for name, *_ in alignments(tmp_path / "g.bam")} == {
-        name for name, *_ in alignments(work / "hairpin.bam")
+    passed = sum(READS.values()) + sum(TAILED.values())
+    stats = {"sample": "S1", "unit": "reads", "input": passed, "adapter_dimer": 0}
+    stats.update(too_short=0, too_long=0, umi_duplicate=0, passed=passed, no_adapter=0)
+    (out / "trim_stats.json").write_text(json.dumps(stats))
+    argv = ["count", "--sample", "S1", "--hairpin-bam", str(out / "hairpin.grouped.bam")]
+    argv += ["--spikein-bam", str(out / "spikein.bam"), *counting_reference_args(reference)]
+    argv += ["--trim-stats", str(out / "trim_stats.json"), *count_output_args(out / "counts")]
+    assert cli.main(argv) == 0
+    return out
+
+
+def test_tail_pass_soft_clips_the_tail_of_the_whole_read(aligned_with_tails):
+    with pysam.AlignmentFile(str(aligned_with_tails / "hairpin.grouped.bam"), "rb") as bam:
+        records = list(bam)
+    tailed = [r for r in records if r.query_sequence in TAILED]
+    assert {(r.query_sequence, r.cigarstring) for r in tailed} == {
+        (MIR21_5P + "AA", "22M2S"),
+        (LET7A_5P + "CAA", "22M3S"),
     }
+    assert sorted(r.reference_name for r in tailed) == [
+        "hsa-let-7a-1",
+        "hsa-let-7a-2",
+        "hsa-let-7a-3",
+        "hsa-mir-21",
+    ]
+    assert all(r.get_tag("NM") == 0 for r in tailed)
+    # A read's alignments stay together and no read is in both passes.
+    names = [r.query_name for r in records]
+    blocks = [name for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
+    assert len(blocks) == len(set(blocks))
+
+
+def test_tailed_reads_count_once_for_their_mirna(aligned_with_tails):
+    mature = nonzero(aligned_with_tails / "counts" / "mature.tsv")
+    assert mature["hsa-let-7a-5p"] == "126"  # 100 + 20 + 6
+    assert mature["hsa-miR-21-5p"] == "62"  # 50 + 12
+    lines = (aligned_with_tails / "counts" / "isomirs.tsv").read_text().splitlines()
+    rows = {tuple(line.split("\t")[:2]): line.split("\t")[2:] for line in lines[1:]}
+    assert rows["hsa-miR-21-5p", MIR21_5P + "AA"] == ["0", "0", "AA", "0", "12"]
+    assert rows["hsa-let-7a-5p", LET7A_5P + "CAA"] == ["0", "0", "CAA", "0", "6"]
+
+
+def test_reads_off_mature_arms_are_not_rescued(aligned_with_tails):
+    unassigned = (aligned_with_tails / "unassigned.fa").read_text().split()[1::2]
+    assert sorted(unassigned) == sorted(["GATCGATCGGCCGGATATCCGA", LOOP_TAILED])
+    header, row = (aligned_with_tails / "counts" / "fates.tsv").read_text().splitlines()
+    fates = dict(zip(header.split("\t"), row.split("\t"), strict=True))
+    assert fates["mature"] == str(213 + 18)
+    assert fates["unassigned"] == str(5 + 4)
+    assert sum(int(fates[c]) for c in header.split("\t")[2:-1]) == int(fates["input"])
+    log = (aligned_with_tails / "tails.log").read_text()
+    assert "2 sequences (18 reads) rescued" in log
+    # The hairpin log holds bowtie's first summary only (MultiQC's bowtie section reads it).
+    assert (aligned_with_tails / "hairpin.log").read_text().count("# reads processed") == 1
+
+
+def test_tail_pass_leaves_no_temporary_files(aligned_with_tails):
+    assert sorted(p.name for p in aligned_with_tails.iterdir()) == [
+        "counts",
+        "hairpin.bam",
+        "hairpin.bam.bai",
+        "hairpin.grouped.bam",
+        "hairpin.log",
+        "inserts.fa",
+        "spikein.bam",
+        "spikein.log",
+        "tails.log",
+        "trim_stats.json",
+        "unassigned.fa",
+    ]
+
+
+def test_mature_positions_without_a_tail_log_is_a_one_line_error(aligned, tmp_path, capsys):
+    argv = align_sample_argv(
+        aligned["work"], aligned["reference"], aligned["work"] / "inserts.fa", tmp_path
+    )
+    argv += ["--mature-positions", str(aligned["reference"] / "mature_positions.tsv")]
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--tail-log" in error
+    assert not list(tmp_path.iterdir())

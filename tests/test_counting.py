@@ -92,10 +92,13 @@ def write_bam(
     sort_order: str = "unsorted",
     nm: int = 0,
     flag: int = 0,
+    terminal_mismatch: bool = False,
 ) -> Path:
     """A BAM in bowtie order: ``reads`` = [(name, [(reference, start, end), ...]), ...].
 
-    SEQ is the reference at the span, so a read's sequence is what it aligned to.
+    SEQ is the reference at the span, so a read's sequence is what it aligned to. With
+    ``nm``, the MD tag puts one mismatch at the read's third base, or with
+    ``terminal_mismatch`` at its last.
     """
     header = {
         "HD": {"VN": "1.0", "SO": sort_order},
@@ -115,6 +118,9 @@ def write_bam(
                 record.query_sequence = sequence
                 record.cigartuples = [(0, len(sequence))]
                 record.set_tag("NM", nm)
+                if nm:
+                    n = len(sequence)
+                    record.set_tag("MD", f"{n - 1}A0" if terminal_mismatch else f"2A{n - 3}")
                 bam.write(record)
     return path
 
@@ -455,6 +461,25 @@ def test_isomir_offsets_mismatches_and_sequence(tmp_path, reference_dir):
     ]
 
 
+def test_a_mismatch_at_the_last_base_is_a_one_nt_tail(tmp_path, reference_dir):
+    start, end = placement("hsa-mir-21", "hsa-miR-21-5p")
+    reference = counting.load_counting_reference(reference_dir)
+    bam = write_bam(
+        tmp_path / "h.bam",
+        HAIRPINS,
+        [("1_x4", [("hsa-mir-21", start, end + 1)])],
+        nm=1,
+        terminal_mismatch=True,
+    )
+    counts = counting.count_sample(bam, None, reference)
+    sequence = HAIRPINS["hsa-mir-21"][start : end + 1]
+    # Templated end at the mature's end, no mismatch left, the last base is the tail.
+    assert counts.isomirs == [
+        counting.IsomirCount("hsa-miR-21-5p", sequence, 0, 0, 0, 4.0, sequence[-1])
+    ]
+    assert counts.mature[reference.matures.names.index("hsa-miR-21-5p")] == 4
+
+
 def test_isomirs_are_sorted_by_mirna_then_count_desc_then_sequence(tmp_path, reference_dir):
     start, end = placement("hsa-mir-21", "hsa-miR-21-5p")
     three_start, three_end = placement("hsa-mir-21", "hsa-miR-21-3p")
@@ -618,8 +643,8 @@ def test_count_cli_writes_all_tables(tmp_path, reference_dir):
         "cel-miR-54-3p\t0",
     ]
     isomirs = (outdir / "isomirs.tsv").read_text().splitlines()
-    assert isomirs[0] == "mirna\tsequence\tstart_offset\tend_offset\tmismatches\tcount"
-    assert isomirs[1] == f"hsa-let-7a-5p\t{LET7A_5P}\t0\t0\t0\t9"
+    assert isomirs[0] == "mirna\tsequence\tstart_offset\tend_offset\ttail\tmismatches\tcount"
+    assert isomirs[1] == f"hsa-let-7a-5p\t{LET7A_5P}\t0\t0\t.\t0\t9"
     fates = (outdir / "fates.tsv").read_text().splitlines()
     assert fates == ["\t".join(tables.FATE_COLUMNS), "S1\t51\t11\t7\t3\t0\t5\t12\t2\t11\t2"]
 

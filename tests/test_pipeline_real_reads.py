@@ -152,3 +152,21 @@ def test_user_facing_outputs_exist_and_are_described(run):
         assert fact in provenance, fact
     header, rows = table(run / "results/counts/spikein_counts.tsv")
     assert [r[0] for r in rows] == ["cel-miR-238-3p", "cel-miR-39-3p", "cel-miR-54-3p"]
+
+
+@pytest.mark.e2e
+def test_isomirs_are_written_as_valid_mirgff3_and_reach_the_report(run):
+    from mirtop.gff import validator
+
+    gff = run / "results/isomirs/isomirs.gff"
+    assert validator._check_file(str(gff)) == 0
+    header, rows = table(run / "results/counts/mature_counts.tsv")
+    samples = header[1:]
+    assert f"## COLDATA: {','.join(samples)}\n" in gff.read_text()
+    # Every sample with miRNA reads has mirtop statistics (MultiQC's mirtop input).
+    counted = {s for i, s in enumerate(samples, 1) if sum(float(r[i]) for r in rows) >= 1}
+    stats = json.loads((run / "results/isomirs/isomirs_mirtop_stats.log").read_text())
+    assert counted <= set(stats["metrics"]) <= set(samples)
+    assert all(stats["metrics"][s]["ref_miRNA_sum"] > 0 for s in counted)
+    report = (run / "results/multiqc/multiqc_report.html").read_text()
+    assert 'id="mirtop"' in report

@@ -23,6 +23,7 @@ from exomir.simulate import (
     TRNA_FRAGMENT_LENGTHS,
     read_truth,
     simulate_library,
+    tail_model,
     truth_per_mirna,
     unambiguous_matures,
 )
@@ -282,6 +283,38 @@ def test_some_mirna_reads_carry_non_templated_additions(error_free):
     )
     # ~10 % have an addition; about a quarter of these happen to match the hairpin.
     assert 0.03 < untemplated / mirna["reads"].sum() < 0.15
+
+
+def test_tail_model_is_1_to_3_nt_mostly_a_and_u_any_base_possible():
+    tails, p = tail_model(0.3)
+    assert tails[0] == "" and p[0] == pytest.approx(0.7)
+    assert p.sum() == pytest.approx(1.0)
+    assert {len(t) for t in tails} == {0, 1, 2, 3}
+    assert set("".join(tails)) == set("ACGT")
+    share = dict(zip(tails, p, strict=True))
+    au = sum(q for t, q in share.items() if t and set(t) <= set("AT"))
+    assert au / 0.3 > 0.75  # A/U-only tails dominate
+    assert share["A"] > share["AA"] > share["AAA"] > share["CCC"] > 0
+
+
+def test_tail_rate_sets_the_share_of_tailed_mirna_molecules(tmp_path):
+    result = simulate(tmp_path, n_reads=6000, error_rate=None, tail_rate=0.5)
+    truth = read_truth(result.truth)
+    hairpins = [r.sequence for r in read_fasta(HAIRPIN)]
+    mirna = truth[truth["origin"] == "mirna"]
+    untemplated = sum(
+        reads
+        for insert, reads in zip(mirna["insert"], mirna["reads"], strict=True)
+        if not any(insert in hairpin for hairpin in hairpins)
+    )
+    # Half carry a tail; a tail that happens to continue the hairpin is invisible.
+    assert 0.3 < untemplated / mirna["reads"].sum() < 0.5
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5])
+def test_tail_rate_outside_0_1_is_a_user_error(tmp_path, rate):
+    with pytest.raises(ExomirError, match="tail rate"):
+        simulate(tmp_path, tail_rate=rate)
 
 
 def test_only_unambiguous_matures_are_drawn(error_free):

@@ -168,9 +168,10 @@ def write_isomirs(directory: Path, sample: str, rows: list[tuple]) -> Path:
     return path
 
 
-ISOMIRS_B = [("miR-b", "GGT", 0, 0, 0, 2.0), ("miR-a", "TTA", 0, 1, 0, 9.0)]
+# (mirna, sequence, start_offset, end_offset, mismatches, count[, tail])
+ISOMIRS_B = [("miR-b", "GGT", 0, 0, 0, 2.0), ("miR-a", "TTA", 0, 0, 0, 9.0, "A")]
 ISOMIRS_A = [
-    ("miR-a", "TTA", 0, 1, 0, 1.0),
+    ("miR-a", "TTA", 0, 0, 0, 1.0, "A"),
     ("miR-a", "CTA", -1, 0, 1, 0.5),
     ("miR-b", "GGT", 0, 0, 0, 4.0),
     ("miR-c", "AAA", 0, 0, 0, 0.0),
@@ -181,9 +182,9 @@ def test_isomir_files_drop_zero_rows_and_keep_their_order(tmp_path):
     lines = write_isomirs(tmp_path, "A", ISOMIRS_A).read_text().splitlines()
     assert lines == [
         "\t".join(tables.ISOMIR_COLUMNS),
-        "miR-a\tTTA\t0\t1\t0\t1",
-        "miR-a\tCTA\t-1\t0\t1\t0.5",
-        "miR-b\tGGT\t0\t0\t0\t4",
+        "miR-a\tTTA\t0\t0\tA\t0\t1",
+        "miR-a\tCTA\t-1\t0\t.\t1\t0.5",
+        "miR-b\tGGT\t0\t0\t.\t0\t4",
     ]
 
 
@@ -195,12 +196,12 @@ def merged_isomirs(tmp_path: Path) -> list[str]:
 
 def test_isomir_merge_sorts_by_mirna_sequence_then_sheet_order(tmp_path):
     assert merged_isomirs(tmp_path) == [
-        "mirna\tsequence\tstart_offset\tend_offset\tsample\tcount",
-        "miR-a\tCTA\t-1\t0\tA\t0.5",
-        "miR-a\tTTA\t0\t1\tB\t9",
-        "miR-a\tTTA\t0\t1\tA\t1",
-        "miR-b\tGGT\t0\t0\tB\t2",
-        "miR-b\tGGT\t0\t0\tA\t4",
+        "mirna\tsequence\tstart_offset\tend_offset\ttail\tsample\tcount",
+        "miR-a\tCTA\t-1\t0\t.\tA\t0.5",
+        "miR-a\tTTA\t0\t0\tA\tB\t9",
+        "miR-a\tTTA\t0\t0\tA\tA\t1",
+        "miR-b\tGGT\t0\t0\t.\tB\t2",
+        "miR-b\tGGT\t0\t0\t.\tA\t4",
     ]
 
 
@@ -218,7 +219,7 @@ def test_isomir_merge_through_intermediate_runs_gives_the_same_table(tmp_path, m
 def test_isomir_merge_refuses_an_unsorted_file(tmp_path):
     path = tmp_path / "bad.tsv"
     header = "\t".join(tables.ISOMIR_COLUMNS)
-    path.write_text(f"{header}\nmiR-b\tA\t0\t0\t0\t1\nmiR-a\tC\t0\t0\t0\t1\n")
+    path.write_text(f"{header}\nmiR-b\tA\t0\t0\t.\t0\t1\nmiR-a\tC\t0\t0\t.\t0\t1\n")
     with pytest.raises(ExomirError, match=r"bad\.tsv: line 3: rows are not sorted"):
         tables.merge_isomirs(["X"], [path], tmp_path / "out.tsv")
 
@@ -230,7 +231,7 @@ def test_merge_isomirs_cli(tmp_path):
         ["merge-isomirs", "--list", sample_list(tmp_path, ["A"], [a]), "--out", str(out)]
     )
     assert status == 0
-    assert out.read_text().splitlines()[1] == "miR-a\tCTA\t-1\t0\tA\t0.5"
+    assert out.read_text().splitlines()[1] == "miR-a\tCTA\t-1\t0\t.\tA\t0.5"
 
 
 # ---------------------------------------------------------------- read fates

@@ -247,7 +247,7 @@ class IsomirPool:
         ordered = sorted(zip((mirnas[i] for i in owner), sequences, strict=True))
         self.mirna_rank = np.array([rank for rank, _ in _ranks([m for m, _ in ordered])])
         self.prefixes = [
-            f"{m}\t{s}\t{rng.integers(-2, 3)}\t{rng.integers(-3, 6)}\t{rng.integers(0, 2)}\t"
+            f"{m}\t{s}\t{rng.integers(-2, 3)}\t{rng.integers(-3, 6)}\t.\t{rng.integers(0, 2)}\t"
             for m, s in ordered
         ]
 
@@ -255,7 +255,7 @@ class IsomirPool:
         chosen = rng.choice(len(self.prefixes), min(n, len(self.prefixes)), replace=False)
         counts = rng.geometric(0.05, len(chosen))
         order = np.lexsort((chosen, -counts, self.mirna_rank[chosen]))
-        header = "mirna\tsequence\tstart_offset\tend_offset\tmismatches\tcount\n"
+        header = "mirna\tsequence\tstart_offset\tend_offset\ttail\tmismatches\tcount\n"
         rows = "".join(
             f"{self.prefixes[i]}{c}\n"
             for i, c in zip(chosen[order].tolist(), counts[order].tolist(), strict=True)

@@ -25,7 +25,7 @@ import pandas as pd
 from exomir.errors import ExomirError
 from exomir.simulate import read_truth, truth_per_mirna
 
-ISOMIR_COLUMNS = ("mirna", "sequence", "start_offset", "end_offset", "mismatches", "count")
+ISOMIR_COLUMNS = ("mirna", "sequence", "start_offset", "end_offset", "tail", "mismatches", "count")
 NON_MIRNA_ORIGINS = ("trna", "random", "dimer")
 UNITS = ("reads", "molecules")
 

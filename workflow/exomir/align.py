@@ -19,6 +19,17 @@ Parameters, and why:
   records with ``--reorder -p 2`` on small inputs (both seen here).
 Alignments are made against hairpins, not mature sequences: 3'-extended isomiRs run off
 the end of a mature reference and would be lost.
+
+Non-templated 3' tails (the tail pass): a read with a 2- or 3-nt tail that the hairpin does
+not continue has 2-3 mismatches end to end, so ``-v 1`` leaves it unaligned (~2.5 % of miRNA
+reads). The reads the hairpin pass left are aligned once more without their last k bases
+(k = 1 .. ``max_tail``, all k in one bowtie run, same parameters). A read is rescued when a
+trimmed copy lands on a mature arm within the counting tolerances; of its copies, the one
+with the fewest mismatches wins, then the shortest tail (the fewest bases called
+non-templated). Its alignments are written with the whole read as SEQ and the tail soft-
+clipped (CIGAR ``{n}M{k}S``), after the hairpin pass's alignments in the grouped BAM, and it
+leaves ``unassigned.fa``. Only reads the hairpin pass did not align are tried, so no read
+is counted twice, and only the (few) unaligned reads pay for it.
 """
 
 from __future__ import annotations
@@ -34,8 +45,13 @@ import numpy as np
 import pysam
 
 from exomir.atomic import atomic_path
+from exomir.collapsed import read_collapsed
+from exomir.counting import read_mature_positions
 from exomir.errors import ExomirError
 from exomir.reference import read_fasta
+
+DEFAULT_MAX_TAIL = 3
+DEFAULT_MIN_TEMPLATED_LENGTH = 16
 
 
 def bowtie_arguments(index: str, reads: str, unaligned: str, mismatches: int, threads: int) -> list:
@@ -128,6 +144,22 @@ class Target:
     log: str | os.PathLike
 
 
+@dataclass(frozen=True)
+class TailPass:
+    """What the tail pass needs: where matures sit, the counting tolerances, its own log.
+
+    Its log is not the hairpin log: MultiQC's bowtie section reads that one, and a second
+    bowtie summary in it would replace the first.
+    """
+
+    mature_positions: str | os.PathLike
+    log: str | os.PathLike
+    max_tail: int = DEFAULT_MAX_TAIL
+    min_templated_length: int = DEFAULT_MIN_TEMPLATED_LENGTH
+    five_prime_tolerance: int = 2
+    three_prime_tolerance: int = 5
+
+
 def align_sample(
     reads: str | os.PathLike,
     spikein: Target | None,
@@ -139,62 +171,219 @@ def align_sample(
     unaligned: str | os.PathLike,
     mismatches: int = 1,
     threads: int = 1,
+    tails: TailPass | None = None,
 ) -> None:
-    """Spike-ins, then hairpins on what is left, then a sorted, indexed hairpin BAM.
+    """Spike-ins, then hairpins on what is left, the tail pass, then a sorted, indexed BAM.
 
     One call (one job) a sample: these steps take seconds each, and as separate jobs they
     cost a scheduler round-trip each and lengthen the DAG of large cohorts. The grouped BAM
     (bowtie's order, a read's alignments together) is what counting reads; the sorted copy
     with its index is for IGV and samtools. ``spikein=None`` (or a spike-in FASTA without
     records) skips the spike-in stage: ``spikein_bam`` is written empty and all reads go
-    to the hairpins.
+    to the hairpins. Without ``tails`` there is no tail pass.
     """
     unaligned = Path(unaligned)
     unaligned.parent.mkdir(parents=True, exist_ok=True)
-    no_records = spikein is not None and not any(True for _ in read_fasta(spikein.reference_fasta))
-    if spikein is None or spikein.index is None or no_records:
-        if spikein is not None:
-            reason = "no spike-in index given" if spikein.index is None else "it holds no records"
-            Path(spikein.log).write_text(
-                f"exomir: spike-in stage skipped for {spikein.reference_fasta} ({reason})\n"
-            )
-        with atomic_path(Path(spikein_bam)) as tmp_bam:
-            _empty_bam(None if spikein is None else Path(spikein.reference_fasta), tmp_bam)
-        _align_hairpins(reads, hairpin, hairpin_grouped_bam, unaligned, mismatches, threads)
-    else:
-        fd, name = tempfile.mkstemp(prefix=".not_spikein.", suffix=".fa.tmp", dir=unaligned.parent)
-        os.close(fd)
-        not_spikein = Path(name)
-        try:
+    scratch = Path(tempfile.mkdtemp(prefix=".align.", dir=unaligned.parent))
+    try:
+        no_records = spikein is not None and not any(
+            True for _ in read_fasta(spikein.reference_fasta)
+        )
+        if spikein is None or spikein.index is None or no_records:
+            if spikein is not None:
+                reason = (
+                    "no spike-in index given" if spikein.index is None else "it holds no records"
+                )
+                Path(spikein.log).write_text(
+                    f"exomir: spike-in stage skipped for {spikein.reference_fasta} ({reason})\n"
+                )
+            with atomic_path(Path(spikein_bam)) as tmp_bam:
+                _empty_bam(None if spikein is None else Path(spikein.reference_fasta), tmp_bam)
+            to_hairpins = Path(reads)
+        else:
+            to_hairpins = scratch / "not_spikein.fa"
             align(
                 reads,
                 spikein.index,
                 spikein.reference_fasta,
                 spikein_bam,
-                not_spikein,
+                to_hairpins,
                 spikein.log,
                 mismatches=mismatches,
                 threads=threads,
             )
-            _align_hairpins(
-                not_spikein, hairpin, hairpin_grouped_bam, unaligned, mismatches, threads
+        if tails is None:
+            align(
+                to_hairpins,
+                hairpin.index,
+                hairpin.reference_fasta,
+                hairpin_grouped_bam,
+                unaligned,
+                hairpin.log,
+                mismatches=mismatches,
+                threads=threads,
             )
-        finally:
-            not_spikein.unlink(missing_ok=True)
+        else:
+            hairpin_bam, not_hairpin = scratch / "hairpin.bam", scratch / "not_hairpin.fa"
+            align(
+                to_hairpins,
+                hairpin.index,
+                hairpin.reference_fasta,
+                hairpin_bam,
+                not_hairpin,
+                hairpin.log,
+                mismatches=mismatches,
+                threads=threads,
+            )
+            tail_bam = scratch / "tails.bam"
+            align_tails(
+                not_hairpin,
+                hairpin,
+                tails,
+                tail_bam=tail_bam,
+                still_unaligned=unaligned,
+                mismatches=mismatches,
+                threads=threads,
+            )
+            with atomic_path(hairpin_grouped_bam) as tmp, open(tails.log, "a") as log_fh:
+                _run(["samtools", "cat", "-o", str(tmp), str(hairpin_bam), str(tail_bam)], log_fh)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     sort_and_index(hairpin_grouped_bam, hairpin_sorted_bam, threads=threads, log=hairpin.log)
 
 
-def _align_hairpins(reads, hairpin: Target, grouped_bam, unaligned, mismatches, threads) -> None:
-    align(
-        reads,
-        hairpin.index,
-        hairpin.reference_fasta,
-        grouped_bam,
-        unaligned,
-        hairpin.log,
-        mismatches=mismatches,
-        threads=threads,
-    )
+def _mature_spans(path: Path) -> dict[str, list[tuple[int, int]]]:
+    """hairpin -> [(start, end) of each mature placed on it], from mature_positions.tsv."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for hairpin, _, start, end, _region in read_mature_positions(path):
+        spans.setdefault(hairpin, []).append((start, end))
+    return spans
+
+
+def align_tails(
+    reads: str | os.PathLike,
+    hairpin: Target,
+    tails: TailPass,
+    *,
+    tail_bam: str | os.PathLike,
+    still_unaligned: str | os.PathLike,
+    mismatches: int = 1,
+    threads: int = 1,
+) -> tuple[int, int]:
+    """The tail pass (see the module doc) on the collapsed FASTA ``reads``.
+
+    Writes the rescued reads' alignments to ``tail_bam`` and the other reads, in input
+    order, to ``still_unaligned``; returns (distinct sequences, reads) rescued.
+    """
+    if tails.max_tail < 0:
+        raise ExomirError(f"the longest 3' tail must be >= 0 nt, got {tails.max_tail}")
+    reads, tail_bam, still_unaligned = Path(reads), Path(tail_bam), Path(still_unaligned)
+    on_a_mature = _MatureTest(_mature_spans(Path(tails.mature_positions)), tails)
+    scratch = Path(tempfile.mkdtemp(prefix=".tails.", dir=tail_bam.parent))
+    try:
+        candidates, sam = scratch / "trimmed.fa", scratch / "trimmed.sam"
+        n_reads = n_candidates = 0
+        # Streamed: the reads are read twice rather than held (deep libraries leave
+        # millions of distinct unaligned sequences); copies are named {read index}:{k}.
+        with open(candidates, "w") as out:
+            for i, (_, sequence, _) in enumerate(read_collapsed(reads)):
+                n_reads += 1
+                for k in range(1, tails.max_tail + 1):
+                    if len(sequence) - k >= tails.min_templated_length:
+                        out.write(f">{i}:{k}\n{sequence[:-k]}\n")
+                        n_candidates += 1
+        chosen: dict[int, tuple[int, int]] = {}  # read -> (mismatches, k) of its best copy
+        kept: dict[tuple[int, int], list[pysam.AlignedSegment]] = {}
+        with open(tails.log, "w") as log_fh:
+            if n_candidates:
+                # The output file follows the reads; --un is not needed here.
+                arguments = bowtie_arguments(
+                    hairpin.index, str(candidates), os.devnull, mismatches, threads
+                )
+                _run([*arguments, str(sam)], log_fh)
+                with pysam.AlignmentFile(str(sam), "r", check_sq=False) as handle:
+                    header = handle.header.to_dict()
+                    for alignment in handle:
+                        if alignment.flag & (0x4 | 0x10):
+                            continue
+                        i, k = map(int, alignment.query_name.split(":"))
+                        kept.setdefault((i, k), []).append(alignment)
+                        if on_a_mature(alignment):
+                            rank = (int(alignment.get_tag("NM")), k)
+                            if i not in chosen or rank < chosen[i]:
+                                chosen[i] = rank
+            else:
+                header = _hairpin_header(Path(hairpin.reference_fasta))
+            rescued_reads = 0
+            with (
+                atomic_path(tail_bam) as tmp_bam,
+                pysam.AlignmentFile(str(tmp_bam), "wb", header=header) as out_bam,
+                atomic_path(still_unaligned) as tmp_un,
+                open(tmp_un, "w") as out_un,
+            ):
+                for i, (name, sequence, count) in enumerate(read_collapsed(reads)):
+                    if i not in chosen:
+                        out_un.write(f">{name}\n{sequence}\n")
+                        continue
+                    k = chosen[i][1]
+                    rescued_reads += count
+                    for alignment in kept[(i, k)]:
+                        out_bam.write(_with_tail(alignment, name, sequence, k, out_bam.header))
+            log_fh.write(
+                f"# exomir tail pass: {n_reads} unaligned distinct sequences, "
+                f"{n_candidates} copies without 1-{tails.max_tail} 3' nt; {len(chosen)} "
+                f"sequences ({rescued_reads} reads) rescued onto a mature arm\n"
+            )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return len(chosen), rescued_reads
+
+
+def _hairpin_header(reference_fasta: Path) -> dict:
+    return {
+        "HD": {"VN": "1.0", "SO": "unsorted"},
+        "SQ": [{"SN": r.name, "LN": len(r.sequence)} for r in read_fasta(reference_fasta)],
+    }
+
+
+class _MatureTest:
+    """Does an alignment land on a mature arm (counting's tolerances)? Cached by position:
+    reads pile up on few positions."""
+
+    def __init__(self, spans: dict[str, list[tuple[int, int]]], tails: TailPass) -> None:
+        self.spans, self.five, self.three = (
+            spans,
+            tails.five_prime_tolerance,
+            tails.three_prime_tolerance,
+        )
+        self.known: dict[tuple[str, int, int], bool] = {}
+
+    def __call__(self, alignment: pysam.AlignedSegment) -> bool:
+        key = (alignment.reference_name, alignment.reference_start, alignment.reference_end)
+        hit = self.known.get(key)
+        if hit is None:
+            _, start, end = key
+            hit = self.known[key] = any(
+                abs(start - mature_start) <= self.five and abs(end - mature_end) <= self.three
+                for mature_start, mature_end in self.spans.get(key[0], ())
+            )
+        return hit
+
+
+def _with_tail(
+    alignment: pysam.AlignedSegment, name: str, sequence: str, k: int, header
+) -> pysam.AlignedSegment:
+    """The alignment of a trimmed copy as one of the whole read, its tail soft-clipped."""
+    record = pysam.AlignedSegment(header)
+    record.query_name = name
+    record.flag = alignment.flag
+    record.reference_id = header.get_tid(alignment.reference_name)
+    record.reference_start = alignment.reference_start
+    record.mapping_quality = alignment.mapping_quality
+    record.query_sequence = sequence
+    record.cigartuples = [(0, len(sequence) - k), (4, k)]
+    record.set_tags(alignment.get_tags())
+    return record
 
 
 def sort_and_index(

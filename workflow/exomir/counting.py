@@ -25,9 +25,15 @@ Rules, and why:
   (under ``unique`` the ambiguous ones are in this fate but in no count row);
   ``hairpin_only`` = hairpin reads with no mature feature.
 - IsomiRs: per (mature feature, read sequence) the read's share of weight, with the
-  start/end offsets relative to the mature and the NM mismatches of the first alignment
-  that hit that feature. The sequence is SEQ of that alignment, i.e. the read itself
-  (bowtie runs with ``--norc``).
+  start/end offsets relative to the mature, the non-templated 3' tail and the mismatches
+  of the first alignment that hit that feature. The sequence is SEQ of that alignment,
+  i.e. the read itself (bowtie runs with ``--norc``).
+- Tails (mirtop's iso_add3p): the read's 3' bases past its last templated base: the bases
+  the tail pass soft-clipped (see :mod:`exomir.align`; it already chose how many), or, for
+  an end-to-end alignment, its last base when that one mismatches the hairpin (there an
+  added base and a substitution look alike; additions are the far more common).
+  ``end_offset`` is then the templated end's offset and ``mismatches`` leaves the tail
+  out; ``.`` means no tail. Whether a read hits a mature is decided on its aligned span.
 - Reverse-strand and unmapped records are skipped: an antisense hit is not the miRNA.
 - Arms placed from the hairpin alone (a reference without matures, exomir.arms) carry a
   region in mature_positions.tsv (``region_start``, ``region_end``: the arm's side of the
@@ -38,6 +44,7 @@ Rules, and why:
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,6 +66,10 @@ DEFAULT_THREE_PRIME_TOLERANCE = 5
 POSITIONS_HEADER = ("hairpin", "mature", "start", "end", "sequence")
 REGION_COLUMNS = ("region_start", "region_end")
 
+NO_TAIL = "."
+# An MD tag whose last aligned base is a mismatch ("...A0"); bowtie (v1) has no indels.
+_TERMINAL_MISMATCH = re.compile(r"[A-Z]0$")
+_SOFT_CLIP = 4
 # Unmapped (0x4) and reverse-strand (0x10) records never count.
 _SKIPPED_FLAGS = 0x4 | 0x10
 _query_name = attrgetter("query_name")
@@ -95,6 +106,7 @@ class IsomirCount:
     end_offset: int
     mismatches: int
     count: float
+    tail: str = NO_TAIL
 
 
 @dataclass(frozen=True)
@@ -135,7 +147,15 @@ def _read_fasta_file(path: Path) -> list[FastaRecord]:
     return list(read_fasta(path))
 
 
-def _read_positions(path: Path) -> list[tuple[str, str, int, int, tuple[int, int] | None]]:
+def read_mature_positions(
+    path: str | os.PathLike,
+) -> list[tuple[str, str, int, int, tuple[int, int] | None]]:
+    """(hairpin, mature, start, end, region) rows of a reference's mature_positions.tsv.
+
+    ``region`` is the (start, end) a read must lie in for arms placed from the hairpin
+    alone (hairpin-only references), else None.
+    """
+    path = Path(path)
     if not path.exists():
         raise ExomirError(f"{path}: reference file is missing (run exomir build-reference)")
     rows = []
@@ -183,7 +203,7 @@ def load_counting_reference(
 
     positions_path = files.positions
     placements: dict[str, list] = defaultdict(list)
-    for hairpin, mature, start, end, region in _read_positions(positions_path):
+    for hairpin, mature, start, end, region in read_mature_positions(positions_path):
         if hairpin not in hairpins.row_of:
             raise ExomirError(f"{positions_path}: hairpin {hairpin} is not in hairpin.fa")
         if mature not in matures.row_of:
@@ -244,6 +264,24 @@ def _mismatches(alignment: pysam.AlignedSegment, bam: Path) -> int:
         raise ExomirError(
             f"{bam}: alignment of read {alignment.query_name} has no NM tag (bowtie writes it)"
         ) from None
+
+
+def _tail(alignment: pysam.AlignedSegment, mismatches: int, bam: Path) -> tuple[str, int]:
+    """The read's non-templated 3' bases (see the module doc) and how many were aligned."""
+    clipped = alignment.cigartuples[-1]
+    if clipped[0] == _SOFT_CLIP:
+        return alignment.query_sequence[-clipped[1] :], 0
+    n = aligned = 0
+    if mismatches:
+        try:
+            md = alignment.get_tag("MD")
+        except KeyError:
+            raise ExomirError(
+                f"{bam}: alignment of read {alignment.query_name} has no MD tag (bowtie writes it)"
+            ) from None
+        aligned = 1 if _TERMINAL_MISMATCH.search(md) else 0
+    n += aligned
+    return (alignment.query_sequence[-n:] if n else NO_TAIL), aligned
 
 
 def _distribute(
@@ -364,19 +402,26 @@ def count_sample(
                 entry = isomirs.get(key)
                 if entry is None:
                     mismatches = _mismatches(alignment, hairpin_path)
-                    isomirs[key] = [start_offset, end_offset, mismatches, share]
+                    tail, in_alignment = _tail(alignment, mismatches, hairpin_path)
+                    isomirs[key] = [
+                        start_offset,
+                        end_offset - in_alignment,
+                        mismatches - in_alignment,
+                        share,
+                        tail,
+                    ]
                 else:
                     entry[3] += share
 
     mature_names = reference.matures.names
     # Sorted as plain tuples (miRNA, -count, sequence): no key function per isomiR.
     keyed = sorted(
-        (mature_names[row], -count, sequence, start, end, mismatches)
-        for (row, sequence), (start, end, mismatches, count) in isomirs.items()
+        (mature_names[row], -count, sequence, start, end, mismatches, tail)
+        for (row, sequence), (start, end, mismatches, count, tail) in isomirs.items()
     )
     isomir_rows = [
-        IsomirCount(mirna, sequence, start, end, mismatches, -negative)
-        for mirna, negative, sequence, start, end, mismatches in keyed
+        IsomirCount(mirna, sequence, start, end, mismatches, -negative, tail)
+        for mirna, negative, sequence, start, end, mismatches, tail in keyed
     ]
     return SampleCounts(
         mature=_distribute(mature_sets, len(mature_names), multimapper),

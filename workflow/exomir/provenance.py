@@ -84,21 +84,28 @@ def count_definitions(config: dict) -> dict[str, str]:
     tolerance = config.get("isomir_tolerance", {})
     five, three = tolerance.get("five_prime", 2), tolerance.get("three_prime", 5)
     policy = config.get("multimapper", "fractional")
+    max_tail = config.get("alignment", {}).get("max_tail", 3)
     return {
         "unit": "reads; for UMI kits (qiaseq) UMI-deduplicated molecules",
         "mature_counts": (
             "reads aligned (bowtie -v "
             f"{config.get('alignment', {}).get('mismatches', 1)}, best stratum) to a hairpin whose "
             f"start is within {five} nt and end within {three} nt of an annotated mature arm; "
-            "all isomiRs of a mature miRNA are summed into its row"
+            "all isomiRs of a mature miRNA are summed into its row; reads left unaligned are "
+            f"aligned again without their last 1-{max_tail} nt (non-templated 3' tails) and "
+            "count when that copy lands on a mature arm"
+            if max_tail
+            else "all isomiRs of a mature miRNA are summed into its row"
         ),
         "multimapper": f"{policy}: {MULTIMAPPER_MEANING[policy]}",
         "hairpin_counts": "reads aligned anywhere on a hairpin, same multi-mapper policy "
         "over hairpins",
         "spikein_counts": "reads aligned to a spike-in sequence (aligned before the hairpins)",
         "mature_cpm": "mature counts per million mature-assigned counts of the sample",
-        "isomir_counts": "per mature miRNA and exact read sequence; offsets are read start/end "
-        "minus mature start/end on the hairpin",
+        "isomir_counts": "per mature miRNA and exact read sequence; offsets are read start/"
+        "templated end minus mature start/end on the hairpin; tail: the non-templated 3' bases "
+        "('.' for none)",
+        "isomirs_gff": "the isomiR counts as mirGFF3 (miRTop), counts rounded to whole reads",
         "read_fates": "columns adapter_dimer..unassigned partition the input reads; no_adapter is "
         "informative (reads in which no adapter was found, whatever their fate)",
     }

@@ -22,6 +22,7 @@ belongs to is a counting-policy question, not an accuracy one.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -54,9 +55,30 @@ FIVE_PRIME_OFFSETS = (-1, 0, 1)
 FIVE_PRIME_P = (0.05, 0.90, 0.05)
 THREE_PRIME_OFFSETS = (-3, -2, -1, 0, 1, 2, 3)
 THREE_PRIME_P = (0.03, 0.07, 0.20, 0.45, 0.15, 0.07, 0.03)
-# Non-templated 3' additions: mono-/di-adenylation and uridylation, ~10 % of miRNA reads.
-ADDITIONS = ("", "A", "T", "AA", "TT")
-ADDITION_P = (0.90, 0.035, 0.035, 0.015, 0.015)
+# Non-templated 3' additions (tails): 1-3 nt, mostly A and U (adenylation, uridylation),
+# any base possible; DEFAULT_TAIL_RATE of miRNA molecules carry one.
+DEFAULT_TAIL_RATE = 0.10
+TAIL_LENGTH_P = {1: 0.6, 2: 0.3, 3: 0.1}
+TAIL_BASE_P = {"A": 0.45, "T": 0.45, "C": 0.05, "G": 0.05}
+
+
+def tail_model(tail_rate: float = DEFAULT_TAIL_RATE) -> tuple[tuple[str, ...], np.ndarray]:
+    """Every possible tail ('' first) and its probability for a miRNA molecule.
+
+    A tail's probability is tail_rate x P(its length) x the product of its bases' P.
+    """
+    if not 0 <= tail_rate <= 1:
+        raise ExomirError(f"simulate: tail rate must be between 0 and 1, got {tail_rate}")
+    tails, p = [""], [1.0 - tail_rate]
+    for length, p_length in TAIL_LENGTH_P.items():
+        for bases in itertools.product(TAIL_BASE_P, repeat=length):
+            tails.append("".join(bases))
+            p.append(tail_rate * p_length * float(np.prod([TAIL_BASE_P[b] for b in bases])))
+    p = np.array(p)
+    return tuple(tails), p / p.sum()
+
+
+ADDITIONS, ADDITION_P = tail_model()
 
 RANDOM_LENGTHS = (16, 40)
 TRNA_FRAGMENT_LENGTHS = (28, 40)
@@ -268,29 +290,32 @@ def _trna_sources(trna_fa, rng: np.random.Generator) -> list[str]:
     return [row.tobytes().decode() for row in _BASES[codes]]
 
 
-def _draw_mirna(n: int, pool: list[_PoolMirna], templates: _Templates, rng) -> np.ndarray:
+def _draw_mirna(
+    n: int, pool: list[_PoolMirna], templates: _Templates, rng, tail_rate: float
+) -> np.ndarray:
     weights = rng.lognormal(0.0, 2.0, size=len(pool))
     mature = rng.choice(len(pool), size=n, p=weights / weights.sum())
     n_loci = np.array([len(m.loci) for m in pool])
     locus = (rng.random(n) * n_loci[mature]).astype(np.int64)
     five = rng.choice(len(FIVE_PRIME_OFFSETS), size=n, p=FIVE_PRIME_P)
     three = rng.choice(len(THREE_PRIME_OFFSETS), size=n, p=THREE_PRIME_P)
-    addition = rng.choice(len(ADDITIONS), size=n, p=ADDITION_P)
+    additions, addition_p = tail_model(tail_rate)
+    addition = rng.choice(len(additions), size=n, p=addition_p)
     key = ((mature * (n_loci.max() + 1) + locus) * len(FIVE_PRIME_OFFSETS) + five) * len(
         THREE_PRIME_OFFSETS
     ) + three
-    key = key * len(ADDITIONS) + addition
+    key = key * len(additions) + addition
     distinct, inverse = np.unique(key, return_inverse=True)
     tids = np.empty(len(distinct), dtype=np.int64)
     for i, k in enumerate(distinct.tolist()):
-        k, add = divmod(k, len(ADDITIONS))
+        k, add = divmod(k, len(additions))
         k, t = divmod(k, len(THREE_PRIME_OFFSETS))
         k, f = divmod(k, len(FIVE_PRIME_OFFSETS))
         m, loc = divmod(k, int(n_loci.max()) + 1)
         hairpin, start, end = pool[m].loci[loc]
         start = max(0, start + FIVE_PRIME_OFFSETS[f])
         end = min(len(hairpin), end + THREE_PRIME_OFFSETS[t])
-        tids[i] = templates.add("mirna", pool[m].name, hairpin[start:end] + ADDITIONS[add])
+        tids[i] = templates.add("mirna", pool[m].name, hairpin[start:end] + additions[add])
     return tids[inverse]
 
 
@@ -535,6 +560,7 @@ def simulate_library(
     error_rate: tuple[float, float] | None = DEFAULT_ERROR_RATE,
     mean_pcr_copies: float = 2.5,
     umi_pcr_error_rate: float = 0.03,
+    tail_rate: float = DEFAULT_TAIL_RATE,
 ) -> SimulationResult:
     """Write a simulated FASTQ.gz and its truth TSV; the same seed gives identical bytes.
 
@@ -542,7 +568,8 @@ def simulate_library(
     each molecule is read ``k >= 1`` times (geometric, mean ``mean_pcr_copies``) and a
     ``umi_pcr_error_rate`` share of duplicate reads carries one UMI substitution.
     ``error_rate`` is the substitution rate at the first and last base (linear between);
-    ``None`` switches sequencing errors off. ``read_length`` defaults to the kit's (50 nt;
+    ``None`` switches sequencing errors off. ``tail_rate`` is the share of miRNA molecules
+    with a non-templated 3' tail (see ``tail_model``). ``read_length`` defaults to the kit's (50 nt;
     75 nt for qiaseq, whose UMI would not fit in 50).
     """
     if kit not in KITS:
@@ -572,7 +599,7 @@ def simulate_library(
     origin = rng.choice(len(ORIGINS), size=n_molecules, p=shares)
     templates = _Templates(read_length - layout.five_prime_random, layout.poly_a > 0)
     draws = {
-        "mirna": lambda n: _draw_mirna(n, pool, templates, rng),
+        "mirna": lambda n: _draw_mirna(n, pool, templates, rng, tail_rate),
         "spikein": lambda n: _draw_spikein(n, spikein_seqs, templates, rng),
         "trna": lambda n: _draw_trna(n, trna_sources, templates, rng),
         "random": lambda n: _draw_random(n, templates, rng),

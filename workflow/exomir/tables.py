@@ -52,8 +52,24 @@ TRIM_STATS_COUNTS = (
 )
 # What trimming removes before alignment; input = these + passed.
 _TRIM_LOSSES = ("adapter_dimer", "too_short", "too_long", "umi_duplicate")
-ISOMIR_COLUMNS = ("mirna", "sequence", "start_offset", "end_offset", "mismatches", "count")
-MERGED_ISOMIR_COLUMNS = ("mirna", "sequence", "start_offset", "end_offset", "sample", "count")
+ISOMIR_COLUMNS = (
+    "mirna",
+    "sequence",
+    "start_offset",
+    "end_offset",
+    "tail",
+    "mismatches",
+    "count",
+)
+MERGED_ISOMIR_COLUMNS = (
+    "mirna",
+    "sequence",
+    "start_offset",
+    "end_offset",
+    "tail",
+    "sample",
+    "count",
+)
 # Per-sample isomiR files merged at once; more go through sorted intermediate runs.
 MAX_OPEN_FILES = 256
 # (sequence, sample rank, rest of the output line): sorts by sequence, then sample
@@ -92,7 +108,7 @@ def write_isomirs(path: str | os.PathLike, isomirs: Iterable) -> None:
         for i in isomirs:
             if i.count > 0:
                 handle.write(
-                    f"{i.mirna}\t{i.sequence}\t{i.start_offset}\t{i.end_offset}\t"
+                    f"{i.mirna}\t{i.sequence}\t{i.start_offset}\t{i.end_offset}\t{i.tail}\t"
                     f"{i.mismatches}\t{format_count(i.count)}\n"
                 )
 
@@ -316,7 +332,9 @@ def _isomir_blocks(path: Path, rank: int, lead: str, sample: str) -> Iterator[Is
         for line_number, line in enumerate(handle, start=2):
             fields = line.rstrip("\n").split("\t")
             if len(fields) != len(ISOMIR_COLUMNS):
-                raise ExomirError(f"{path}: line {line_number} does not have 6 columns")
+                raise ExomirError(
+                    f"{path}: line {line_number} does not have {len(ISOMIR_COLUMNS)} columns"
+                )
             if fields[0] != mirna:
                 if mirna is not None:
                     if fields[0] < mirna:
@@ -326,7 +344,11 @@ def _isomir_blocks(path: Path, rank: int, lead: str, sample: str) -> Iterator[Is
                     yield mirna, _checked_unique(path, mirna, rows)
                 mirna, rows = fields[0], []
             rows.append(
-                (fields[1], rank, f"{lead}{fields[2]}\t{fields[3]}\t{sample}\t{fields[5]}\n")
+                (
+                    fields[1],
+                    rank,
+                    f"{lead}{fields[2]}\t{fields[3]}\t{fields[4]}\t{sample}\t{fields[6]}\n",
+                )
             )
         if mirna is not None:
             yield mirna, _checked_unique(path, mirna, rows)
@@ -396,7 +418,7 @@ def _merge_runs(runs: Sequence[Path], write: Callable[[Iterable[str]], None]) ->
 def merge_isomirs(
     samples: Sequence[str], inputs: Sequence[str | os.PathLike], out: str | os.PathLike
 ) -> None:
-    """Long isomiR table ``mirna sequence start_offset end_offset sample count``.
+    """Long isomiR table ``mirna sequence start_offset end_offset tail sample count``.
 
     Sorted by mirna, sequence, then sample in the given order. Streamed: at most
     MAX_OPEN_FILES per-sample files are merged at once (a k-way merge of miRNA blocks);

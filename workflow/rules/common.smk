@@ -266,6 +266,7 @@ def get_final_output():
             "results/counts/hairpin_counts.tsv",
             "results/counts/spikein_counts.tsv",
             "results/counts/isomir_counts.tsv",
+            "results/isomirs/isomirs.gff",
             "results/qc/read_fates.tsv",
         ]
         if BIOTYPES:
@@ -295,7 +296,8 @@ def multiqc_inputs(wildcards):
     """Everything MultiQC reads: exomir's sections, bowtie's hairpin logs, DE sections."""
     inputs = []
     if COUNTS_MATRIX is None:
-        inputs += ["results/qc/multiqc"] + per_sample("logs/align/{sample}.hairpin.log")
+        inputs += ["results/qc/multiqc", "results/isomirs/isomirs_mirtop_stats.log"]
+        inputs += per_sample("logs/align/{sample}.hairpin.log")
     inputs += multiqc_de_inputs(wildcards)
     return inputs + enrichment_multiqc_inputs(wildcards)  # rules/enrichment_common.smk
 

@@ -7,7 +7,10 @@ import argparse
 from exomir import tables
 from exomir.arguments import add_sample_list, sample_list
 
-HELP = "merge per-sample isomirs.tsv into mirna, sequence, start_offset, end_offset, sample, count"
+HELP = (
+    "merge per-sample isomirs.tsv into mirna, sequence, start_offset, end_offset, tail, "
+    "sample, count"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

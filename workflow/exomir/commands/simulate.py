@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from exomir.errors import ExomirError
-from exomir.simulate import DEFAULT_ERROR_RATE, DEFAULT_SPIKEINS, KITS, ORIGINS, simulate_library
+from exomir.simulate import (
+    DEFAULT_ERROR_RATE,
+    DEFAULT_SPIKEINS,
+    DEFAULT_TAIL_RATE,
+    KITS,
+    ORIGINS,
+    simulate_library,
+)
 
 HELP = "Simulate a small-RNA-seq library (FASTQ.gz) and its truth table, for accuracy tests"
 
@@ -44,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"molecule shares per origin ({', '.join(ORIGINS)}), e.g. mirna=0.7,dimer=0.3",
     )
     parser.add_argument("--mirnas", type=int, default=300, help="size of the miRNA pool")
+    parser.add_argument(
+        "--tail-rate",
+        type=float,
+        default=DEFAULT_TAIL_RATE,
+        help="share of miRNA molecules with a non-templated 3' tail of 1-3 nt (mostly A/U)",
+    )
     parser.add_argument("--no-errors", action="store_true", help="no sequencing errors")
     parser.add_argument("--fastq", required=True, help="output FASTQ.gz")
     parser.add_argument("--truth", required=True, help="output truth TSV")
@@ -65,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         composition=parse_composition(args.composition) if args.composition else None,
         n_mirnas=args.mirnas,
         error_rate=None if args.no_errors else DEFAULT_ERROR_RATE,
+        tail_rate=args.tail_rate,
     )
     print(
         f"{result.fastq}: {result.reads} reads ({result.molecules} molecules), "
