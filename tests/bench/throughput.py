@@ -54,7 +54,7 @@ BIN = Path(sys.executable).parent
 MIRBASE = REPO / "resources" / "mirbase"
 TRNA = REPO / "tests" / "data" / "simulate" / "tRNA.fa"
 KIT = "illumina"
-ADAPTER = "TGGAATTCTCGGGTGCCAAGG"  # resources/kits.yaml, illumina
+ADAPTER = "TGGAATTCTCGGGTGCCAAGG"  # workflow/exomir/data/kits.yaml, illumina
 MIN_LENGTH, MAX_LENGTH = 16, 30
 # Bowtie as exomir.align runs it, minus the collapsed-FASTA input (-f) and --un.
 BOWTIE_HAIRPIN = "-v 1 --norc -a --best --strata -S"

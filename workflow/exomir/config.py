@@ -16,27 +16,25 @@ from typing import Any
 import jsonschema
 import yaml
 
+from exomir.bundled import protocol_names, schema_path
 from exomir.errors import ExomirError
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
-PROTOCOLS = frozenset(
-    {
-        "auto",
-        "illumina",
-        "nextflex",
-        "qiaseq",
-        "cats",
-        "nebnext",
-        "illumina_v15",
-        "trimmed",
-        "custom",
-    }
-)
+# Values of `protocol` (config key and sample-sheet column): auto, the kit presets, custom.
+PROTOCOLS = frozenset(protocol_names())
 
 
 def load_schema(name: str = "config") -> dict:
-    with open(SCHEMA_DIR / f"{name}.schema.yaml") as handle:
-        return yaml.safe_load(handle)
+    """A schema shipped with the package (workflow/schemas/), with the kit names filled in.
+
+    The schema files leave ``protocol``'s allowed values out: they are the presets of
+    kits.yaml (plus auto and custom), added here so no second list exists.
+    """
+    with open(schema_path(name)) as handle:
+        schema = yaml.safe_load(handle)
+    protocol = schema.get("properties", {}).get("protocol")
+    if protocol is not None:
+        protocol["enum"] = ([""] if name == "samples" else []) + list(protocol_names())
+    return schema
 
 
 def _fill_defaults(schema: Mapping, instance: Any) -> None:
