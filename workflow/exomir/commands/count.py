@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exomir import counting, tables
+from exomir import counting, fates, tables
 
 HELP = "count miRNAs, hairpins, spike-ins and isomiRs of one sample from its bowtie BAMs"
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         five_prime_tolerance=args.five_prime_tolerance,
         three_prime_tolerance=args.three_prime_tolerance,
     )
-    fates = tables.sample_fates(
+    row = fates.sample_fates(
         args.sample,
         trim_stats,
         spikein=counts.spikein_reads,
@@ -64,5 +64,5 @@ def run(args: argparse.Namespace) -> int:
         outdir / "spikein.tsv", args.sample, reference.spikeins.names, counts.spikein
     )
     tables.write_isomirs(outdir / "isomirs.tsv", counts.isomirs)
-    tables.write_fates(outdir / "fates.tsv", fates)
+    fates.write_fates(outdir / "fates.tsv", row)
     return 0

@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=runs.KIT_READS,
         help="reads per run used to detect its library kit (0: do not detect)",
     )
-    parser.add_argument("--kits", default=None, help="kit presets YAML (default: the presets shipped with exomir)")
+    parser.add_argument(
+        "--kits", default=None, help="kit presets YAML (default: the presets shipped with exomir)"
+    )
     parser.add_argument("--out", required=True, help="FASTQ.gz to write")
     parser.add_argument("--report", required=True, help="JSON report to write")
 
