@@ -77,7 +77,7 @@ rule merge_biotypes:
     log:
         "logs/count/merge_biotypes.log",
     conda:
-        "../../envs/counting.yaml"
+        "../../envs/alignment.yaml"
     params:
         sheet=SHEET_PATH,
         order=",".join(BIOTYPES),
