@@ -14,7 +14,6 @@ import ast
 import re
 import sys
 from functools import cache
-from pathlib import Path
 
 import pytest
 import yaml
@@ -38,7 +37,8 @@ EXECUTABLES = {
     "multiqc": "multiqc",
 }
 SUBPROCESS_TOOLS = ("bowtie", "bowtie-build", "samtools", "fasterq-dump")
-EXECUTABLE_LITERAL = re.compile(r"""["'](%s)["']""" % "|".join(map(re.escape, SUBPROCESS_TOOLS)))
+TOOL_NAMES = "|".join(map(re.escape, SUBPROCESS_TOOLS))
+EXECUTABLE_LITERAL = re.compile(rf"""["']({TOOL_NAMES})["']""")
 RULE = re.compile(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", re.MULTILINE)
 
 
