@@ -43,14 +43,14 @@ import pysam
 from exomir.align import align
 from exomir.atomic import atomic_open
 from exomir.collapsed import parse_count, read_collapsed
-from exomir.config import resolve_path
+from exomir.config import resolve_path, schema_default
 from exomir.errors import ExomirError
 from exomir.fates import COLUMNS as FATE_COLUMNS
 from exomir.fates import read_fate_row, split_unassigned, write_fate_row
 from exomir.numbers import format_count
 from exomir.reference import read_fasta
 
-DEFAULT_ORDER = ("rRNA", "tRNA", "Y_RNA", "snoRNA", "piRNA")
+DEFAULT_ORDER = tuple(schema_default("biotypes.order"))
 # Only human has bundled references (resources/smallrna/{biotype}.fa.gz).
 BUNDLED_SPECIES = "hsa"
 TRNA = "tRNA"

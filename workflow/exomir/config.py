@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,29 @@ def load_schema(name: str = "config") -> dict:
     The schema files leave ``protocol``'s allowed values out: they are the presets of
     kits.yaml (plus auto and custom), added here so no second list exists.
     """
-    with open(schema_path(name)) as handle:
-        schema = yaml.safe_load(handle)
+    schema = copy.deepcopy(_schema_file(name))
     protocol = schema.get("properties", {}).get("protocol")
     if protocol is not None:
         protocol["enum"] = ([""] if name == "samples" else []) + list(protocol_names())
     return schema
+
+
+@cache
+def _schema_file(name: str) -> dict:
+    with open(schema_path(name)) as handle:
+        return yaml.safe_load(handle)
+
+
+def schema_default(key: str) -> Any:
+    """The default of config key ``key`` (``a.b`` when nested): the schema is its only source.
+
+    Code that needs a default (a command-line option, a function parameter) takes it from
+    here, so changing the schema changes it everywhere.
+    """
+    node = _schema_file("config")
+    for part in key.split("."):
+        node = node["properties"][part]
+    return copy.deepcopy(node["default"])
 
 
 def _fill_defaults(schema: Mapping, instance: Any) -> None:

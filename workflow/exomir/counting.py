@@ -46,12 +46,14 @@ import numpy as np
 import pysam
 
 from exomir.collapsed import parse_count
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.reference import FastaRecord, read_fasta
 
 MULTIMAPPER_POLICIES = ("unique", "fractional", "collapse")
-DEFAULT_FIVE_PRIME_TOLERANCE = 2
-DEFAULT_THREE_PRIME_TOLERANCE = 5
+DEFAULT_FIVE_PRIME_TOLERANCE = schema_default("isomir_tolerance.five_prime")
+DEFAULT_THREE_PRIME_TOLERANCE = schema_default("isomir_tolerance.three_prime")
+DEFAULT_MULTIMAPPER = schema_default("multimapper")
 POSITIONS_HEADER = ("hairpin", "mature", "start", "end", "sequence")
 
 # Unmapped (0x4) and reverse-strand (0x10) records never count.
@@ -152,7 +154,7 @@ def _read_positions(path: Path) -> list[tuple[str, str, int, int]]:
 
 
 def load_counting_reference(
-    reference_dir: str | os.PathLike, multimapper: str = "fractional"
+    reference_dir: str | os.PathLike, multimapper: str = DEFAULT_MULTIMAPPER
 ) -> CountingReference:
     """Read hairpin.fa, mature.fa, spikein.fa and mature_positions.tsv of a reference dir.
 
@@ -276,7 +278,7 @@ def count_sample(
     spikein_bam: str | os.PathLike | None,
     reference: CountingReference,
     *,
-    multimapper: str = "fractional",
+    multimapper: str = DEFAULT_MULTIMAPPER,
     five_prime_tolerance: int = DEFAULT_FIVE_PRIME_TOLERANCE,
     three_prime_tolerance: int = DEFAULT_THREE_PRIME_TOLERANCE,
 ) -> SampleCounts:

@@ -19,6 +19,7 @@ import yaml
 
 from exomir import __version__
 from exomir.atomic import atomic_open
+from exomir.config import schema_default
 
 PYTHON_PACKAGES = (
     "snakemake",
@@ -72,8 +73,9 @@ def tool_versions() -> dict[str, str]:
 
 def count_definitions(config: dict) -> dict[str, str]:
     tolerance = config.get("isomir_tolerance", {})
-    five, three = tolerance.get("five_prime", 2), tolerance.get("three_prime", 5)
-    policy = config.get("multimapper", "fractional")
+    five = tolerance.get("five_prime", schema_default("isomir_tolerance.five_prime"))
+    three = tolerance.get("three_prime", schema_default("isomir_tolerance.three_prime"))
+    policy = config.get("multimapper", schema_default("multimapper"))
     return {
         "unit": "reads; for UMI kits (qiaseq) UMI-deduplicated molecules",
         "mature_counts": (

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from exomir import counting, fates, tables
+from exomir.config import schema_default
 
 HELP = "count miRNAs, hairpins, spike-ins and isomiRs of one sample from its bowtie BAMs"
 
@@ -19,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-dir", required=True, help="output of exomir build-reference")
     parser.add_argument("--trim-stats", required=True, help="trim_stats.json of exomir trim")
     parser.add_argument(
-        "--multimapper", choices=counting.MULTIMAPPER_POLICIES, default="fractional"
+        "--multimapper",
+        choices=counting.MULTIMAPPER_POLICIES,
+        default=schema_default("multimapper"),
     )
     parser.add_argument(
         "--five-prime-tolerance", type=int, default=counting.DEFAULT_FIVE_PRIME_TOLERANCE
