@@ -34,7 +34,7 @@ if not any(
         [str(Path(sys.executable).parent), os.environ["PATH"]]
     )
 # envs/*.post-deploy.sh install the exomir package of this workflow's source into each env.
-os.environ["EXOMIR_SOURCE"] = str(REPO)
+os.environ.update(EXOMIR_SOURCE=str(REPO))
 
 # Without --configfile the bundled demo config is in use: its relative paths point into the
 # repository. A user's config resolves its relative paths against the working directory.
