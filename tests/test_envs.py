@@ -11,9 +11,12 @@ the env, and every env that runs ``exomir`` installs the package from this repos
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 
 import pytest
 import yaml
@@ -154,3 +157,51 @@ def test_env_installs_exomir_from_this_repository(env):
     assert deploy.is_file(), f"{env}: no post-deploy script installs exomir"
     assert {"pip", "setuptools"} <= env_dependencies(env)
     assert '"$EXOMIR_SOURCE"' in deploy.read_text()
+
+
+def test_import_scan_sees_what_commands_use():
+    # The checks above can fail: the scan finds the libraries and tools commands rely on.
+    imports, tools = command_needs("trim")
+    assert {"cutadapt", "dnaio", "isal", "yaml", "jsonschema"} <= imports
+    imports, tools = command_needs("align_sample")
+    assert {"bowtie", "samtools"} <= tools
+    imports, _ = command_needs("de_contrast")
+    assert {"pydeseq2", "pandas", "matplotlib"} <= imports
+    assert "cutadapt" not in command_needs("de_contrast")[0]
+
+
+@pytest.mark.slow
+def test_post_deploy_script_installs_exomir_from_the_source(tmp_path):
+    # What Snakemake does after `conda env create`, with a plain venv standing in for the
+    # env (pip and setuptools>=70.1 as the env files list them); conda is not reachable.
+    env = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
+    subprocess.run(
+        [str(env / "bin" / "python"), "-m", "pip", "install", "-q", "setuptools>=70.1"],
+        check=True,
+        capture_output=True,
+    )
+    script = REPO / "envs" / "counting.post-deploy.sh"
+    variables = dict(
+        os.environ,
+        EXOMIR_SOURCE=str(REPO),
+        PATH=os.pathsep.join([str(env / "bin"), os.environ["PATH"]]),
+        PIP_NO_INDEX="1",  # --no-deps: nothing may be fetched
+    )
+    variables.pop("VIRTUAL_ENV", None)
+    result = subprocess.run(
+        ["bash", str(script)], cwd=tmp_path, env=variables, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    where = subprocess.run(
+        [str(env / "bin" / "python"), "-c", "import exomir; print(exomir.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert Path(where.stdout.strip()) == PACKAGE / "__init__.py"
+    # Without the variable the script stops with a clear message instead of guessing.
+    variables.pop("EXOMIR_SOURCE")
+    unset = subprocess.run(["bash", str(script)], env=variables, capture_output=True, text=True)
+    assert unset.returncode != 0 and "EXOMIR_SOURCE" in unset.stderr
