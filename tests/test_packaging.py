@@ -119,3 +119,15 @@ def test_editable_install_reads_the_files_in_the_repository():
     assert bundled.schema_path("config") == REPO / "workflow/schemas/config.schema.yaml"
     assert bundled.schema_path("samples") == REPO / "workflow/schemas/samples.schema.yaml"
     assert bundled.kits_path() == REPO / "workflow/exomir/data/kits.yaml"
+
+
+def test_every_subpackage_is_listed_in_pyproject():
+    # pyproject lists packages explicitly (exomir.schemas is mapped onto workflow/schemas);
+    # a new subpackage left out would be missing from wheels.
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {
+        ".".join(init.parent.relative_to(REPO / "workflow").parts)
+        for init in (REPO / "workflow" / "exomir").rglob("__init__.py")
+    }
+    assert set(setuptools["packages"]) == found | {"exomir.schemas"}
+    assert setuptools["package-dir"]["exomir.schemas"] == "workflow/schemas"
