@@ -34,8 +34,11 @@ import numpy as np
 import pysam
 
 from exomir.atomic import atomic_path
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.reference import read_fasta
+
+DEFAULT_MISMATCHES = schema_default("alignment.mismatches")
 
 
 def bowtie_arguments(index: str, reads: str, unaligned: str, mismatches: int, threads: int) -> list:
@@ -82,7 +85,7 @@ def align(
     unaligned: str | os.PathLike,
     log: str | os.PathLike,
     *,
-    mismatches: int = 1,
+    mismatches: int = DEFAULT_MISMATCHES,
     threads: int = 1,
 ) -> None:
     """Run bowtie | samtools view -b; write ``bam`` and ``unaligned`` atomically."""
@@ -134,7 +137,7 @@ def align_sample(
     hairpin_grouped_bam: str | os.PathLike,
     hairpin_sorted_bam: str | os.PathLike,
     unaligned: str | os.PathLike,
-    mismatches: int = 1,
+    mismatches: int = DEFAULT_MISMATCHES,
     threads: int = 1,
 ) -> None:
     """Spike-ins, then hairpins on what is left, then a sorted, indexed hairpin BAM.

@@ -76,11 +76,14 @@ def count_definitions(config: dict) -> dict[str, str]:
     five = tolerance.get("five_prime", schema_default("isomir_tolerance.five_prime"))
     three = tolerance.get("three_prime", schema_default("isomir_tolerance.three_prime"))
     policy = config.get("multimapper", schema_default("multimapper"))
+    mismatches = config.get("alignment", {}).get(
+        "mismatches", schema_default("alignment.mismatches")
+    )
     return {
         "unit": "reads; for UMI kits (qiaseq) UMI-deduplicated molecules",
         "mature_counts": (
             "reads aligned (bowtie -v "
-            f"{config.get('alignment', {}).get('mismatches', 1)}, best stratum) to a hairpin whose "
+            f"{mismatches}, best stratum) to a hairpin whose "
             f"start is within {five} nt and end within {three} nt of an annotated mature arm; "
             "all isomiRs of a mature miRNA are summed into its row"
         ),

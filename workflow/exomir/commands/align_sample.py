@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from exomir.align import Target, align_sample, require_tools
+from exomir.config import schema_default
 
 HELP = (
     "align one sample's collapsed inserts to spike-ins, then hairpins (bowtie v1); write BAMs "
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--hairpin-bam", required=True, help="coordinate-sorted, with .bai")
     parser.add_argument("--unaligned", required=True, help="FASTA of reads aligned nowhere")
-    parser.add_argument("--mismatches", type=int, default=1)
+    parser.add_argument("--mismatches", type=int, default=schema_default("alignment.mismatches"))
     parser.add_argument("--threads", type=int, default=1)
 
 
