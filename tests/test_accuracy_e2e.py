@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from conftest import DATA, REPO, snakemake
-from exomir.accuracy import evaluate_files, read_mature_counts
-from exomir.simulate import simulate_library
+from tools.accuracy import evaluate_files, read_mature_counts
+from tools.simulate import simulate_library
 
 pytestmark = [pytest.mark.e2e]
 

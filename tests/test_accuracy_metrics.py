@@ -7,14 +7,14 @@ import math
 import pandas as pd
 import pytest
 
-from exomir.accuracy import (
+from exomir.errors import ExomirError
+from tools.accuracy import (
     evaluate,
     evaluate_files,
     read_isomirs,
     read_mature_counts,
     spearman,
 )
-from exomir.errors import ExomirError
 
 A, B, C = "hsa-miR-a", "hsa-miR-b", "hsa-miR-c"
 

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from conftest import DATA, REPO, snakemake
-from exomir import cli, tables
+from exomir import cli
+from exomir import fates as fate_rows
 from exomir.align import align
 from exomir.biotypes import (
-    BiotypeCounts,
     classify_sample,
     count_alignments,
     feature_name,
@@ -29,13 +29,12 @@ from exomir.biotypes import (
     merge_biotype_counts,
     parse_mismatches,
     prepare_reference,
-    read_fate_row,
     resolve_references,
-    split_fates,
     trna_region,
 )
 from exomir.collapsed import write_collapsed
 from exomir.errors import ExomirError
+from exomir.fates import read_fate_row, split_unassigned
 from exomir.reference import read_fasta
 
 needs_bowtie = pytest.mark.skipif(
@@ -207,17 +206,16 @@ def test_mismatches_per_biotype_are_parsed_and_all_required():
 
 
 def fate_row(unassigned: int, mature: int = 50) -> dict:
-    row = dict.fromkeys(tables.FATE_COLUMNS[1:], 0)
+    row = dict.fromkeys(fate_rows.COLUMNS[1:], 0)
     row.update(mature=mature, unassigned=unassigned, no_adapter=3)
     row["input"] = mature + unassigned
     return row
 
 
 def test_unassigned_is_split_into_biotypes_in_order_and_still_sums():
-    counts = [BiotypeCounts("rRNA", 5, {}), BiotypeCounts("tRNA", 7, {})]
-    columns = split_fates(fate_row(20), counts, "f.tsv", "S1")
+    columns = split_unassigned(fate_row(20), [("rRNA", 5), ("tRNA", 7)], "f.tsv", "S1")
     names = [name for name, _ in columns]
-    assert names == [*tables.FATE_COLUMNS[1:-2], "rRNA", "tRNA", "unassigned", "no_adapter"]
+    assert names == [*fate_rows.COLUMNS[1:-2], "rRNA", "tRNA", "unassigned", "no_adapter"]
     values = dict(columns)
     assert (values["rRNA"], values["tRNA"], values["unassigned"]) == (5, 7, 8)
     assert sum(v for name, v in columns[1:-1]) == values["input"]
@@ -225,11 +223,11 @@ def test_unassigned_is_split_into_biotypes_in_order_and_still_sums():
 
 def test_more_biotype_reads_than_unassigned_is_an_error():
     with pytest.raises(ExomirError, match="sample S1: 30 biotype reads exceed the 20"):
-        split_fates(fate_row(20), [BiotypeCounts("rRNA", 30, {})], "f.tsv", "S1")
+        split_unassigned(fate_row(20), [("rRNA", 30)], "f.tsv", "S1")
 
 
 def test_fate_file_of_another_sample_is_refused(tmp_path):
-    tables.write_fates(tmp_path / "fates.tsv", {"sample": "S2", **fate_row(4)})
+    fate_rows.write_fates(tmp_path / "fates.tsv", {"sample": "S2", **fate_row(4)})
     assert read_fate_row(tmp_path / "fates.tsv", "S2")["unassigned"] == 4
     with pytest.raises(ExomirError, match="must be sample S1"):
         read_fate_row(tmp_path / "fates.tsv", "S1")
@@ -316,7 +314,7 @@ def classify(tmp_path: Path, references: Path, fragments: dict[str, int], sample
     """Run ``exomir biotypes classify`` on collapsed reads; return (fates, counts rows)."""
     write_collapsed(fragments, tmp_path / "unassigned.fa")
     unassigned = sum(fragments.values())
-    tables.write_fates(tmp_path / "fates.tsv", {"sample": sample, **fate_row(unassigned)})
+    fate_rows.write_fates(tmp_path / "fates.tsv", {"sample": sample, **fate_row(unassigned)})
     status = cli.main(
         [
             "biotypes",
@@ -460,7 +458,7 @@ def test_read_on_two_features_is_split_equally(tmp_path):
 @needs_bowtie
 def test_reads_that_do_not_match_the_fate_table_are_refused(tmp_path, bundled_indexes):
     write_collapsed({"ACGTACGTACGTACGTAC": 12}, tmp_path / "unassigned.fa")
-    tables.write_fates(tmp_path / "fates.tsv", {"sample": "S1", **fate_row(10)})
+    fate_rows.write_fates(tmp_path / "fates.tsv", {"sample": "S1", **fate_row(10)})
     with pytest.raises(ExomirError, match=r"unassigned\.fa: sample S1: holds 12 reads but"):
         classify_sample(
             "S1",

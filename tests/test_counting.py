@@ -11,6 +11,7 @@ import pytest
 
 from conftest import count_output_args, counting_reference_args
 from exomir import cli, counting, tables
+from exomir import fates as fate_rows
 from exomir.errors import ExomirError
 from exomir.reference import FastaRecord, locate_matures
 
@@ -360,7 +361,7 @@ def test_fates_partition_the_input_reads(tmp_path, reference_dir):
     spikes = [("4_x6", [("cel-miR-39-3p", 0, 22)])]
     counts, _ = count(tmp_path, reference_dir, reads, spikes, multimapper="unique")
     stats = trim_stats("S1", passed=40)
-    row = tables.sample_fates(
+    row = fate_rows.sample_fates(
         "S1",
         stats,
         spikein=counts.spikein_reads,
@@ -368,15 +369,15 @@ def test_fates_partition_the_input_reads(tmp_path, reference_dir):
         hairpin_only=counts.hairpin_only_reads,
         source="test",
     )
-    assert list(row) == list(tables.FATE_COLUMNS)
+    assert list(row) == list(fate_rows.COLUMNS)
     assert (row["spikein"], row["mature"], row["hairpin_only"], row["unassigned"]) == (6, 10, 4, 20)
-    partition = tables.FATE_COLUMNS[2:-1]
+    partition = fate_rows.COLUMNS[2:-1]
     assert sum(row[c] for c in partition) == row["input"] == stats["input"]
 
 
 def test_more_aligned_reads_than_passed_is_an_error():
     with pytest.raises(ExomirError, match="S1.*exceed"):
-        tables.sample_fates(
+        fate_rows.sample_fates(
             "S1", trim_stats("S1", passed=5), spikein=1, mature=5, hairpin_only=0, source="x.bam"
         )
 
@@ -391,7 +392,7 @@ def test_umi_kit_counts_molecules_and_fates_still_sum_to_input_reads(tmp_path, r
         tmp_path, reference_dir, [let7a_read("1_x20"), mir199_3p_read("2_x4")]
     )
     loaded = tables.load_trim_stats(stats_path, "U1")
-    row = tables.sample_fates(
+    row = fate_rows.sample_fates(
         "U1",
         loaded,
         spikein=counts.spikein_reads,
@@ -402,7 +403,7 @@ def test_umi_kit_counts_molecules_and_fates_still_sum_to_input_reads(tmp_path, r
     assert mature_counts(counts, reference)["hsa-let-7a-5p"] == 20
     assert row["input"] == 100
     assert row["unassigned"] == 30 - 24
-    assert sum(row[c] for c in tables.FATE_COLUMNS[2:-1]) == 100
+    assert sum(row[c] for c in fate_rows.COLUMNS[2:-1]) == 100
 
 
 # ---------------------------------------------------------------- counts never exceed reads
@@ -646,7 +647,7 @@ def test_count_cli_writes_all_tables(tmp_path, reference_dir):
     assert isomirs[0] == "mirna\tsequence\tstart_offset\tend_offset\ttail\tmismatches\tcount"
     assert isomirs[1] == f"hsa-let-7a-5p\t{LET7A_5P}\t0\t0\t.\t0\t9"
     fates = (outdir / "fates.tsv").read_text().splitlines()
-    assert fates == ["\t".join(tables.FATE_COLUMNS), "S1\t51\t11\t7\t3\t0\t5\t12\t2\t11\t2"]
+    assert fates == ["\t".join(fate_rows.COLUMNS), "S1\t51\t11\t7\t3\t0\t5\t12\t2\t11\t2"]
 
 
 def test_every_sample_gets_the_same_rows(tmp_path, reference_dir):

@@ -95,3 +95,26 @@ def test_empty_sheet_and_missing_file(tmp_path):
     assert "does not exist" in error_of(tmp_path / "absent.tsv")
     assert "empty" in error_of(write(tmp_path, "\n"))
     assert "no samples" in error_of(write(tmp_path, "sample\tfastq\n"))
+
+
+def test_protocol_values_are_the_kit_presets_by_default(tmp_path, fastq):
+    # No `protocols` given: the samples schema's values, i.e. auto, kits.yaml, custom.
+    sheet = write(tmp_path, "sample\tfastq\tprotocol\ns1\ta.fastq.gz\tilumina\n")
+    message = error_of(sheet)
+    assert (
+        "line 2, column protocol: 'ilumina' is not one of: auto, cats, custom, illumina," in message
+    )
+    ok = write(tmp_path, "sample\tfastq\tprotocol\ns1\ta.fastq.gz\tqiaseq\n")
+    assert read_sample_sheet(ok, base_dir=tmp_path).samples[0].protocol == "qiaseq"
+
+
+def test_rows_are_checked_against_the_samples_schema(tmp_path, fastq, monkeypatch):
+    # The schema file is the check: a rule added to it is enforced, named by line and column.
+    from exomir import config, samplesheet
+
+    schema = config.load_schema("samples")
+    schema["properties"]["batch"] = {"type": "string", "pattern": "^b[0-9]+$"}
+    monkeypatch.setattr(samplesheet, "load_schema", lambda name: schema)
+    sheet = write(tmp_path, "sample\tfastq\tbatch\ns1\ta.fastq.gz\tb1\ns2\ta.fastq.gz\tx\n")
+    message = error_of(sheet)
+    assert f"sample sheet {sheet}, line 3, column batch: 'x' does not match" in message

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exomir.cli import main
 from exomir.errors import ExomirError
 from exomir.reference import FastaRecord, MaturePlacement, read_fasta
-from exomir.simulate import (
+from tools.simulate import (
     ADDITIONS,
     DEFAULT_SPIKEINS,
     FIVE_PRIME_OFFSETS,
@@ -27,6 +26,7 @@ from exomir.simulate import (
     truth_per_mirna,
     unambiguous_matures,
 )
+from tools.simulate_cli import main
 
 DATA = Path(__file__).parent / "data" / "simulate"
 MATURE = DATA / "mature.fa.gz"
@@ -493,7 +493,7 @@ def test_truth_without_molecules_column_is_a_user_error(tmp_path):
 
 
 def test_cli_writes_fastq_and_truth(tmp_path, capsys):
-    argv = ["simulate", "--mature", str(MATURE), "--hairpin", str(HAIRPIN), "--species", "hsa"]
+    argv = ["--mature", str(MATURE), "--hairpin", str(HAIRPIN), "--species", "hsa"]
     argv += ["--reads", "500", "--kit", "cats", "--seed", "3", "--composition", "mirna=1"]
     argv += ["--fastq", str(tmp_path / "s.fastq.gz"), "--truth", str(tmp_path / "s.tsv")]
     assert main(argv) == 0
@@ -503,7 +503,7 @@ def test_cli_writes_fastq_and_truth(tmp_path, capsys):
 
 
 def test_cli_rejects_malformed_composition(tmp_path, capsys):
-    argv = ["simulate", "--mature", str(MATURE), "--hairpin", str(HAIRPIN), "--species", "hsa"]
+    argv = ["--mature", str(MATURE), "--hairpin", str(HAIRPIN), "--species", "hsa"]
     argv += ["--reads", "5", "--kit", "illumina", "--seed", "3", "--composition", "mirna"]
     argv += ["--fastq", str(tmp_path / "s.fastq.gz"), "--truth", str(tmp_path / "s.tsv")]
     assert main(argv) == 1

@@ -17,7 +17,6 @@ import yaml
 
 from conftest import DATA, snakemake
 from exomir import arms
-from exomir.accuracy import evaluate_files
 from exomir.config import validate_config
 from exomir.counting import _mature_hits, load_counting_reference
 from exomir.errors import ExomirError
@@ -30,7 +29,8 @@ from exomir.reference import (
     species_records,
     spikeins_expected,
 )
-from exomir.simulate import simulate_library
+from tools.accuracy import evaluate_files
+from tools.simulate import simulate_library
 
 MIRGENEDB = DATA / "mirgenedb"
 CPO_MATURE = MIRGENEDB / "Cpo-mat.fa"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exomir import cli, tables
+from exomir import cli, fates, tables
 from exomir.counting import IsomirCount
 from exomir.errors import ExomirError
 from exomir.runfiles import write_sample_list
@@ -238,12 +238,12 @@ def test_merge_isomirs_cli(tmp_path):
 
 
 def write_fates(directory: Path, sample: str, partition: list[int], input_reads=None) -> Path:
-    keys = tables.FATE_COLUMNS[2:-1]
+    keys = fates.COLUMNS[2:-1]
     row = {"sample": sample, "input": sum(partition) if input_reads is None else input_reads}
     row.update(dict(zip(keys, partition, strict=True)))
     row["no_adapter"] = 3
     path = directory / f"{sample}.fates.tsv"
-    tables.write_fates(path, row)
+    fates.write_fates(path, row)
     return path
 
 
@@ -256,7 +256,7 @@ def test_merge_fates_keeps_the_given_order(tmp_path):
     )
     lines = (tmp_path / "f.tsv").read_text().splitlines()
     assert status == 0
-    assert lines[0].split("\t") == list(tables.FATE_COLUMNS)
+    assert lines[0].split("\t") == list(fates.COLUMNS)
     assert [line.split("\t")[:2] for line in lines[1:]] == [["Z", "28"], ["A", "9"]]
 
 
@@ -264,7 +264,7 @@ def test_merge_fates_refuses_a_row_that_does_not_sum(tmp_path):
     good = write_fates(tmp_path, "A", [1, 1, 1, 1, 1, 1, 1, 1])
     bad = write_fates(tmp_path, "B", [1, 1, 1, 1, 1, 1, 1, 1], input_reads=9)
     with pytest.raises(ExomirError, match=r"B\.fates\.tsv: sample B: fates sum to 8, not input 9"):
-        tables.merge_fates([good, bad], tmp_path / "f.tsv")
+        fates.merge_fates([good, bad], tmp_path / "f.tsv")
 
 
 def test_merge_fates_refuses_different_headers(tmp_path):
@@ -272,25 +272,25 @@ def test_merge_fates_refuses_different_headers(tmp_path):
     other = tmp_path / "other.tsv"
     other.write_text("sample\tinput\tno_adapter\nB\t0\t0\n")
     with pytest.raises(ExomirError, match=r"other\.tsv: header differs"):
-        tables.merge_fates([good, other], tmp_path / "f.tsv")
+        fates.merge_fates([good, other], tmp_path / "f.tsv")
 
 
 def test_merge_fates_accepts_extra_partition_columns(tmp_path):
     path = tmp_path / "biotypes.tsv"
     path.write_text("sample\tinput\ttrna\tmature\tunassigned\tno_adapter\nA\t10\t3\t5\t2\t1\n")
-    tables.merge_fates([path], tmp_path / "f.tsv")
+    fates.merge_fates([path], tmp_path / "f.tsv")
     assert (tmp_path / "f.tsv").read_text() == path.read_text()
 
 
 def test_merge_fates_checks_the_sample_of_each_file(tmp_path):
     a = write_fates(tmp_path, "A", [1, 1, 1, 1, 1, 1, 1, 1])
     b = write_fates(tmp_path, "B", [1, 1, 1, 1, 1, 1, 1, 1])
-    tables.merge_fates([a, b], tmp_path / "f.tsv", samples=["A", "B"])
+    fates.merge_fates([a, b], tmp_path / "f.tsv", samples=["A", "B"])
     with pytest.raises(ExomirError, match=r"B\.fates\.tsv: expected the one row of sample C"):
-        tables.merge_fates([a, b], tmp_path / "f.tsv", samples=["A", "C"])
+        fates.merge_fates([a, b], tmp_path / "f.tsv", samples=["A", "C"])
 
 
 def test_merge_fates_refuses_a_sample_twice(tmp_path):
     a = write_fates(tmp_path, "A", [1, 1, 1, 1, 1, 1, 1, 1])
     with pytest.raises(ExomirError, match="sample A is also in"):
-        tables.merge_fates([a, a], tmp_path / "f.tsv")
+        fates.merge_fates([a, a], tmp_path / "f.tsv")

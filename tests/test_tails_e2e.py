@@ -1,7 +1,7 @@
 """Reads with non-templated 3' tails, through the whole workflow, per kit.
 
 Each kit's library (150,000 reads, 30 % of miRNA molecules with a 1-3 nt tail, mostly A/U,
-any base possible; exomir.simulate.tail_model) goes through the real Snakemake workflow.
+any base possible; tools.simulate.tail_model) goes through the real Snakemake workflow.
 Issue 14: >= 99 % of miRNA reads (UMI kits: molecules) counted for the right miRNA and
 <= 0.05 % of non-miRNA reads counted as a miRNA. The cohort's mirGFF3 from the same run
 must pass mirtop's validator. The figures are printed (run with -s) for the issue notes.
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from conftest import DATA, REPO, snakemake
-from exomir.accuracy import evaluate_files
-from exomir.simulate import simulate_library
+from tools.accuracy import evaluate_files
+from tools.simulate import simulate_library
 
 pytestmark = [pytest.mark.e2e]
 

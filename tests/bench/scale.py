@@ -39,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from exomir.config import schema_default
+from exomir.fates import COLUMNS as FATE_COLUMNS
 from exomir.numbers import format_count
-from exomir.tables import FATE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -49,7 +50,7 @@ CONTRAST = "b_vs_a"
 TEMPLATE = "results/counts/per_sample/{sample}/{feature}.tsv"
 # the fate columns that partition the input: between `input` and `no_adapter`
 FATE_PARTITION = FATE_COLUMNS[FATE_COLUMNS.index("input") + 1 : -1]
-SPIKEINS = ("cel-miR-39-3p", "cel-miR-54-3p", "cel-miR-238-3p")
+SPIKEINS = tuple(schema_default("spikeins"))
 
 
 @dataclass

@@ -4,7 +4,7 @@
         [--workdir DIR] [--keep] [--seed 1]
     .venv/bin/python tests/bench/throughput.py --memory-distinct 10000000 [--workdir DIR]
 
-Not a test. It simulates a realistic library (``exomir.simulate``: TruSeq small-RNA kit,
+Not a test. It simulates a realistic library (``tests/tools/simulate.py``: TruSeq small-RNA kit,
 50 nt, log-normal miRNA abundances with isomiRs and non-templated additions, adapter
 dimers, tRNA and random fragments, quality-dependent sequencing errors), builds the human
 reference from the bundled miRBase subset, then times each per-sample stage as its own
@@ -47,14 +47,16 @@ from pathlib import Path
 import numpy as np
 from isal import igzip_threaded
 
-from exomir.simulate import simulate_library
+# The simulator is a test tool (tests/tools/), importable once tests/ is on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.simulate import simulate_library  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MIRBASE = REPO / "resources" / "mirbase"
 TRNA = REPO / "tests" / "data" / "simulate" / "tRNA.fa"
 KIT = "illumina"
-ADAPTER = "TGGAATTCTCGGGTGCCAAGG"  # resources/kits.yaml, illumina
+ADAPTER = "TGGAATTCTCGGGTGCCAAGG"  # workflow/exomir/data/kits.yaml, illumina
 MIN_LENGTH, MAX_LENGTH = 16, 30
 # Bowtie as exomir.align runs it, minus the collapsed-FASTA input (-f) and --un.
 BOWTIE_HAIRPIN = "-v 1 --norc -a --best --strata -S"

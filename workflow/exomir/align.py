@@ -46,12 +46,15 @@ import pysam
 
 from exomir.atomic import atomic_path
 from exomir.collapsed import read_collapsed
+from exomir.config import schema_default
 from exomir.counting import read_mature_positions
 from exomir.errors import ExomirError
 from exomir.reference import read_fasta
 
-DEFAULT_MAX_TAIL = 3
-DEFAULT_MIN_TEMPLATED_LENGTH = 16
+DEFAULT_MISMATCHES = schema_default("alignment.mismatches")
+DEFAULT_MAX_TAIL = schema_default("alignment.max_tail")
+# A tail pass copy shorter than this is not aligned (the shortest insert kept by trimming).
+DEFAULT_MIN_TEMPLATED_LENGTH = schema_default("min_length")
 
 
 def bowtie_arguments(index: str, reads: str, unaligned: str, mismatches: int, threads: int) -> list:
@@ -99,7 +102,7 @@ def align(
     unaligned: str | os.PathLike,
     log: str | os.PathLike,
     *,
-    mismatches: int = 1,
+    mismatches: int = DEFAULT_MISMATCHES,
     threads: int = 1,
 ) -> None:
     """Run bowtie | samtools view -b; write ``bam`` and ``unaligned`` atomically."""
@@ -169,7 +172,7 @@ def align_sample(
     hairpin_grouped_bam: str | os.PathLike,
     hairpin_sorted_bam: str | os.PathLike,
     unaligned: str | os.PathLike,
-    mismatches: int = 1,
+    mismatches: int = DEFAULT_MISMATCHES,
     threads: int = 1,
     tails: TailPass | None = None,
 ) -> None:

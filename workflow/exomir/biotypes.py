@@ -43,13 +43,14 @@ import pysam
 from exomir.align import align
 from exomir.atomic import atomic_open
 from exomir.collapsed import parse_count, read_collapsed
-from exomir.config import resolve_path
+from exomir.config import resolve_path, schema_default
 from exomir.errors import ExomirError
+from exomir.fates import COLUMNS as FATE_COLUMNS
+from exomir.fates import read_fate_row, split_unassigned, write_fate_row
 from exomir.numbers import format_count
 from exomir.reference import read_fasta
-from exomir.tables import FATE_COLUMNS
 
-DEFAULT_ORDER = ("rRNA", "tRNA", "Y_RNA", "snoRNA", "piRNA")
+DEFAULT_ORDER = tuple(schema_default("biotypes.order"))
 # Only human has bundled references (resources/smallrna/{biotype}.fa.gz).
 BUNDLED_SPECIES = "hsa"
 TRNA = "tRNA"
@@ -317,60 +318,6 @@ def write_sorted_collapsed(source: str | os.PathLike, out: str | os.PathLike) ->
     return sum(count for _, _, count in records)
 
 
-# ---------------------------------------------------------------- read fates
-
-
-def read_fate_row(path: str | os.PathLike, sample: str) -> dict[str, int]:
-    """The one row of ``exomir count``'s fates.tsv, as integers."""
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        raise ExomirError(f"{path}: read-fate file is missing") from None
-    if not lines or tuple(lines[0].split("\t")) != FATE_COLUMNS:
-        raise ExomirError(f"{path}: header must be {' '.join(FATE_COLUMNS)} (tab-separated)")
-    if len(lines) != 2:
-        raise ExomirError(f"{path}: expected one row (sample {sample}), found {len(lines) - 1}")
-    fields = lines[1].split("\t")
-    if len(fields) != len(FATE_COLUMNS) or fields[0] != sample:
-        raise ExomirError(
-            f"{path}: the row must be sample {sample} with {len(FATE_COLUMNS)} columns"
-        )
-    try:
-        return {
-            column: int(value) for column, value in zip(FATE_COLUMNS[1:], fields[1:], strict=True)
-        }
-    except ValueError:
-        raise ExomirError(f"{path}: sample {sample}: fate counts must be integers") from None
-
-
-def split_fates(
-    row: Mapping[str, int], counts: Sequence[BiotypeCounts], source: str, sample: str
-) -> list[tuple[str, int]]:
-    """Fate columns with ``unassigned`` split into the biotypes (in order) and the rest."""
-    assigned = sum(c.reads for c in counts)
-    remaining = row["unassigned"] - assigned
-    if remaining < 0:
-        raise ExomirError(
-            f"{source}: sample {sample}: {assigned} biotype reads exceed the "
-            f"{row['unassigned']} unassigned reads"
-        )
-    columns: list[tuple[str, int]] = []
-    for column in FATE_COLUMNS[1:]:
-        if column == "unassigned":
-            columns += [(c.biotype, c.reads) for c in counts]
-            columns.append(("unassigned", remaining))
-        else:
-            columns.append((column, row[column]))
-    return columns
-
-
-def write_fate_row(path: str | os.PathLike, sample: str, columns: Sequence[tuple[str, int]]):
-    with atomic_open(path) as handle:
-        handle.write("\t".join(["sample", *(name for name, _ in columns)]) + "\n")
-        handle.write("\t".join([sample, *(format_count(v) for _, v in columns)]) + "\n")
-
-
 def write_sample_counts(
     path: str | os.PathLike, sample: str, counts: Sequence[BiotypeCounts]
 ) -> None:
@@ -449,7 +396,8 @@ def classify_sample(
             f"{reads}: sample {sample}: biotype reads plus {left} unannotated do not add up "
             f"to the {total} unassigned reads"
         )
-    write_fate_row(fates_out, sample, split_fates(row, counts, str(fates), sample))
+    biotype_reads = [(c.biotype, c.reads) for c in counts]
+    write_fate_row(fates_out, sample, split_unassigned(row, biotype_reads, str(fates), sample))
     write_sample_counts(counts_out, sample, counts)
     with atomic_open(log) as handle:
         handle.write("".join(log_parts) + f"## unannotated: {left} reads\n")

@@ -10,33 +10,49 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+from exomir.bundled import protocol_names, schema_path
 from exomir.errors import ExomirError
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
-PROTOCOLS = frozenset(
-    {
-        "auto",
-        "illumina",
-        "nextflex",
-        "qiaseq",
-        "cats",
-        "nebnext",
-        "illumina_v15",
-        "trimmed",
-        "custom",
-    }
-)
+# Values of `protocol` (config key and sample-sheet column): auto, the kit presets, custom.
+PROTOCOLS = frozenset(protocol_names())
 
 
 def load_schema(name: str = "config") -> dict:
-    with open(SCHEMA_DIR / f"{name}.schema.yaml") as handle:
+    """A schema shipped with the package (workflow/schemas/), with the kit names filled in.
+
+    The schema files leave ``protocol``'s allowed values out: they are the presets of
+    kits.yaml (plus auto and custom), added here so no second list exists.
+    """
+    schema = copy.deepcopy(_schema_file(name))
+    protocol = schema.get("properties", {}).get("protocol")
+    if protocol is not None:
+        protocol["enum"] = ([""] if name == "samples" else []) + list(protocol_names())
+    return schema
+
+
+@cache
+def _schema_file(name: str) -> dict:
+    with open(schema_path(name)) as handle:
         return yaml.safe_load(handle)
+
+
+def schema_default(key: str) -> Any:
+    """The default of config key ``key`` (``a.b`` when nested): the schema is its only source.
+
+    Code that needs a default (a command-line option, a function parameter) takes it from
+    here, so changing the schema changes it everywhere.
+    """
+    node = _schema_file("config")
+    for part in key.split("."):
+        node = node["properties"][part]
+    return copy.deepcopy(node["default"])
 
 
 def _fill_defaults(schema: Mapping, instance: Any) -> None:

@@ -22,9 +22,10 @@ import pandas as pd
 from formulaic import Formula
 from formulaic_contrasts import FormulaicContrasts
 
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 
-DEFAULT_DESIGN = "~ condition"
+DEFAULT_DESIGN = schema_default("design")
 MIN_SAMPLES_PER_GROUP = 2
 _CONTRAST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

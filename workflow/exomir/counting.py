@@ -57,12 +57,14 @@ import numpy as np
 import pysam
 
 from exomir.collapsed import parse_count
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.reference import FastaRecord, ReferenceFiles, read_fasta
 
 MULTIMAPPER_POLICIES = ("unique", "fractional", "collapse")
-DEFAULT_FIVE_PRIME_TOLERANCE = 2
-DEFAULT_THREE_PRIME_TOLERANCE = 5
+DEFAULT_FIVE_PRIME_TOLERANCE = schema_default("isomir_tolerance.five_prime")
+DEFAULT_THREE_PRIME_TOLERANCE = schema_default("isomir_tolerance.three_prime")
+DEFAULT_MULTIMAPPER = schema_default("multimapper")
 POSITIONS_HEADER = ("hairpin", "mature", "start", "end", "sequence")
 REGION_COLUMNS = ("region_start", "region_end")
 
@@ -183,7 +185,7 @@ def read_mature_positions(
 
 
 def load_counting_reference(
-    reference: str | os.PathLike | ReferenceFiles, multimapper: str = "fractional"
+    reference: str | os.PathLike | ReferenceFiles, multimapper: str = DEFAULT_MULTIMAPPER
 ) -> CountingReference:
     """Read the hairpin, mature and spike-in FASTA and the mature positions of a reference.
 
@@ -326,7 +328,7 @@ def count_sample(
     spikein_bam: str | os.PathLike | None,
     reference: CountingReference,
     *,
-    multimapper: str = "fractional",
+    multimapper: str = DEFAULT_MULTIMAPPER,
     five_prime_tolerance: int = DEFAULT_FIVE_PRIME_TOLERANCE,
     three_prime_tolerance: int = DEFAULT_THREE_PRIME_TOLERANCE,
 ) -> SampleCounts:

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from exomir import samplesheet
 from exomir.atomic import atomic_open
+from exomir.config import schema_default
 from exomir.contrasts import (
     ContrastDesign,
     ContrastSpec,
@@ -33,6 +34,8 @@ from exomir.contrasts import (
 )
 from exomir.errors import ExomirError
 from exomir.normalization import fractional_cells, rounded_counts
+
+DEFAULT_ALPHA = schema_default("alpha")
 
 RESULT_COLUMNS = ["mirna", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 SHRUNK_COLUMN = "log2FoldChange_shrunk"
@@ -44,13 +47,13 @@ ROUNDING_NOTE = (
 
 @dataclass(frozen=True)
 class DESettings:
-    alpha: float = 0.05
+    alpha: float = DEFAULT_ALPHA
     lfc_shrink: bool = False
     continuous: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def from_config(cls, config: Mapping) -> DESettings:
-        alpha = float(config.get("alpha", 0.05))
+        alpha = float(config.get("alpha", DEFAULT_ALPHA))
         if not 0 < alpha < 1:
             raise ExomirError(f"config: alpha must be between 0 and 1, not {alpha}")
         return cls(

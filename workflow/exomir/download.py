@@ -27,7 +27,10 @@ from pathlib import Path
 
 from exomir import __version__
 from exomir.atomic import atomic_path
+from exomir.config import schema_default
 from exomir.errors import ExomirError
+
+DEFAULT_RETRIES = schema_default("fastq_download.retries")
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ def download(
     *,
     md5: str | None = None,
     sha256: str | None = None,
-    retries: int = 4,
+    retries: int = DEFAULT_RETRIES,
     backoff: float = 1.0,
     timeout: float = 60,
 ) -> Path:

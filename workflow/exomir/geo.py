@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from exomir.atomic import atomic_open
+from exomir.config import schema_default
 from exomir.download import download
 from exomir.errors import ExomirError
 
-DEFAULT_EUTILS = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
-DEFAULT_ENA_BROWSER = "https://www.ebi.ac.uk/ena/browser/api/"
-DEFAULT_ENA_PORTAL = "https://www.ebi.ac.uk/ena/portal/api/"
+DEFAULT_EUTILS = schema_default("geo_services.eutils")
+DEFAULT_ENA_BROWSER = schema_default("geo_services.ena_browser")
+DEFAULT_ENA_PORTAL = schema_default("geo_services.ena_portal")
+DEFAULT_RETRIES = schema_default("fastq_download.retries")
 
 # What the ENA portal's filereport returns per run (see its returnFields for read_run).
 READ_RUN_FIELDS = (
@@ -91,7 +93,7 @@ class Services:
     eutils: str = DEFAULT_EUTILS
     ena_browser: str = DEFAULT_ENA_BROWSER
     ena_portal: str = DEFAULT_ENA_PORTAL
-    retries: int = 4
+    retries: int = DEFAULT_RETRIES
     backoff: float = 1.0
 
     def to_json(self) -> dict[str, str]:

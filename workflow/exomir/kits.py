@@ -1,4 +1,4 @@
-"""Library kit presets (resources/kits.yaml) and detecting the kit from the reads.
+"""Library kit presets (exomir/data/kits.yaml) and detecting the kit from the reads.
 
 Kits differ in where the insert sits on a read: the 3' adapter, random or template-switch
 bases to clip, and a UMI. Users often do not know (public data), so ``protocol: auto`` looks
@@ -21,13 +21,11 @@ from typing import Any
 import yaml
 from cutadapt.adapters import BackAdapter
 
-import exomir
 from exomir import fastq
 from exomir.atomic import atomic_open
+from exomir.bundled import AUTO, CUSTOM, kits_path
 from exomir.errors import ExomirError
 
-AUTO = "auto"
-CUSTOM = "custom"
 TRIMMED = "trimmed"
 KIT_FIELDS = ("adapter", "clip5", "clip3_after_adapter", "umi_length", "description")
 
@@ -43,7 +41,7 @@ FAR_MORE_FREQUENT = 5.0
 
 @dataclass(frozen=True)
 class Kit:
-    """Where the insert is on a read; see resources/kits.yaml for the meaning of each field."""
+    """Where the insert is on a read; see exomir/data/kits.yaml for the meaning of each field."""
 
     name: str
     adapter: str | None
@@ -78,12 +76,12 @@ class Detection:
 
 
 def default_kits_path() -> Path:
-    """The repository's resources/kits.yaml, found relative to the package."""
-    return Path(exomir.__file__).parents[2] / "resources" / "kits.yaml"
+    """The presets shipped inside the package (exomir/data/kits.yaml), in any install."""
+    return kits_path()
 
 
 def load_kits(path: str | os.PathLike | None = None) -> dict[str, Kit]:
-    """Presets by name, validated, from ``path`` (default: the repository's kits.yaml)."""
+    """Presets by name, validated, from ``path`` (default: the presets shipped with exomir)."""
     path = Path(path) if path is not None else default_kits_path()
     try:
         with open(path) as handle:

@@ -19,9 +19,12 @@ import numpy as np
 import pandas as pd
 
 from exomir.atomic import atomic_open
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.numbers import format_count, format_counts
 from exomir.watchlist import match_names
+
+DEFAULT_METHOD = schema_default("normalization.method")
 
 METHODS = ("median_of_ratios", "spikein", "reference_mirnas")
 SIZE_FACTOR_COLUMNS = ["sample", "size_factor", "method"]
@@ -29,7 +32,7 @@ SIZE_FACTOR_COLUMNS = ["sample", "size_factor", "method"]
 
 @dataclass(frozen=True)
 class NormalizationSettings:
-    method: str = "median_of_ratios"
+    method: str = DEFAULT_METHOD
     reference_mirnas: tuple[str, ...] = ()
 
     @classmethod
@@ -37,7 +40,7 @@ class NormalizationSettings:
         raw = config.get("normalization") or {}
         if isinstance(raw, str):
             raw = {"method": raw}
-        method = str(raw.get("method") or "median_of_ratios")
+        method = str(raw.get("method") or DEFAULT_METHOD)
         if method not in METHODS:
             raise ExomirError(
                 f"config: normalization method '{method}' is not one of {', '.join(METHODS)}"

@@ -19,6 +19,7 @@ import yaml
 
 from exomir import __version__
 from exomir.atomic import atomic_open
+from exomir.config import schema_default
 
 PYTHON_PACKAGES = (
     "snakemake",
@@ -82,20 +83,25 @@ PREDICTED_ARM_COUNTS = (
 
 def count_definitions(config: dict) -> dict[str, str]:
     tolerance = config.get("isomir_tolerance", {})
-    five, three = tolerance.get("five_prime", 2), tolerance.get("three_prime", 5)
-    policy = config.get("multimapper", "fractional")
-    max_tail = config.get("alignment", {}).get("max_tail", 3)
+    five = tolerance.get("five_prime", schema_default("isomir_tolerance.five_prime"))
+    three = tolerance.get("three_prime", schema_default("isomir_tolerance.three_prime"))
+    policy = config.get("multimapper", schema_default("multimapper"))
+    mismatches = config.get("alignment", {}).get(
+        "mismatches", schema_default("alignment.mismatches")
+    )
+    max_tail = config.get("alignment", {}).get("max_tail", schema_default("alignment.max_tail"))
     return {
         "unit": "reads; for UMI kits (qiaseq) UMI-deduplicated molecules",
         "mature_counts": (
-            "reads aligned (bowtie -v "
-            f"{config.get('alignment', {}).get('mismatches', 1)}, best stratum) to a hairpin whose "
+            f"reads aligned (bowtie -v {mismatches}, best stratum) to a hairpin whose "
             f"start is within {five} nt and end within {three} nt of an annotated mature arm; "
-            "all isomiRs of a mature miRNA are summed into its row; reads left unaligned are "
-            f"aligned again without their last 1-{max_tail} nt (non-templated 3' tails) and "
-            "count when that copy lands on a mature arm"
-            if max_tail
-            else "all isomiRs of a mature miRNA are summed into its row"
+            "all isomiRs of a mature miRNA are summed into its row"
+            + (
+                f"; reads left unaligned are aligned again without their last 1-{max_tail} nt "
+                "(non-templated 3' tails) and count when that copy lands on a mature arm"
+                if max_tail
+                else ""
+            )
         ),
         "multimapper": f"{policy}: {MULTIMAPPER_MEANING[policy]}",
         "hairpin_counts": "reads aligned anywhere on a hairpin, same multi-mapper policy "

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from exomir.atomic import atomic_open
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.numbers import format_count
 
@@ -41,9 +42,9 @@ PASS, FAIL = "PASS", "FAIL"
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    min_mirna_reads: float = 100_000
-    max_adapter_dimer_fraction: float = 0.5
-    min_mirna_fraction: float = 0.0
+    min_mirna_reads: float = schema_default("quality_gate.min_mirna_reads")
+    max_adapter_dimer_fraction: float = schema_default("quality_gate.max_adapter_dimer_fraction")
+    min_mirna_fraction: float = schema_default("quality_gate.min_mirna_fraction")
     drop_failing: bool = False
 
     @classmethod

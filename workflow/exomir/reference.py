@@ -22,6 +22,7 @@ from pathlib import Path
 
 from exomir import arms
 from exomir.atomic import atomic_open
+from exomir.config import schema_default
 from exomir.download import file_digests
 from exomir.errors import ExomirError
 from exomir.names import is_species, species_code
@@ -309,8 +310,8 @@ def reconcile_with_gff3(
 
 # --- building one species' reference directory -----------------------------------------
 
-DEFAULT_SPIKEINS = ("cel-miR-39-3p", "cel-miR-54-3p", "cel-miR-238-3p")
-MIRBASE_BASE_URL = "https://mirbase.org/download/"
+DEFAULT_SPIKEINS = tuple(schema_default("spikeins"))
+MIRBASE_BASE_URL = schema_default("reference.base_url")
 NUCLEOTIDES = frozenset("ACGTRYKMSWBDHVN")  # miRBase hairpins carry a few IUPAC codes
 
 

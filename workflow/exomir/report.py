@@ -14,23 +14,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from exomir import fates
 from exomir.atomic import atomic_open
-
-FATE_DESCRIPTIONS = {
-    "adapter_dimer": "adapter found with an insert shorter than 5 nt",
-    "too_short": "insert shorter than min_length",
-    "too_long": "insert longer than max_length (or no adapter in a long read)",
-    "umi_duplicate": "PCR duplicates removed by UMI deduplication (UMI kits)",
-    "spikein": "aligned to a spike-in",
-    "mature": "aligned to a hairpin on a mature arm (within isomiR tolerance)",
-    "hairpin_only": "aligned to a hairpin outside any mature arm",
-    "rRNA": "aligned to ribosomal RNA",
-    "tRNA": "aligned to tRNA (fragments, halves)",
-    "Y_RNA": "aligned to Y RNA",
-    "snoRNA": "aligned to snoRNA",
-    "piRNA": "aligned to piRNA",
-    "unassigned": "passed trimming but aligned to no spike-in, hairpin or small-RNA reference",
-}
 
 
 def read_fates(path: str | os.PathLike) -> list[dict[str, str]]:
@@ -45,11 +30,11 @@ def _number(value: str) -> float:
 
 def fates_section(rows: Sequence[dict[str, str]]) -> dict:
     """Stacked bar of read fates; the partition columns sum to the input reads."""
-    partition = [c for c in rows[0] if c not in {"sample", "input", "no_adapter"}] if rows else []
+    partition = fates.partition_columns(list(rows[0])) if rows else []
     data = {row["sample"]: {c: _number(row[c]) for c in partition} for row in rows}
     categories = {c: {"name": c.replace("_", " ")} for c in partition}
     explained = "; ".join(
-        f"<b>{c.replace('_', ' ')}</b>: {FATE_DESCRIPTIONS.get(c, c)}" for c in partition
+        f"<b>{c.replace('_', ' ')}</b>: {fates.DESCRIPTIONS.get(c, c)}" for c in partition
     )
     return {
         "id": "exomir_read_fates",

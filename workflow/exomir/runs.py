@@ -29,7 +29,7 @@ from exomir import fastq, kits
 from exomir.atomic import atomic_open, atomic_path
 from exomir.download import download
 from exomir.errors import ExomirError
-from exomir.geo import RUN, Run, RunFile, Services, ena_runs
+from exomir.geo import DEFAULT_RETRIES, RUN, Run, RunFile, Services, ena_runs
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,12 @@ def fetch_from_ena(accession: str, dest: Path, services: Services) -> tuple[Fetc
 
 
 def fetch_with_fasterq_dump(
-    accession: str, dest: Path, *, threads: int = 2, retries: int = 4, backoff: float = 1.0
+    accession: str,
+    dest: Path,
+    *,
+    threads: int = 2,
+    retries: int = DEFAULT_RETRIES,
+    backoff: float = 1.0,
 ) -> tuple[FetchedRun, list[str]]:
     """Extract R1 of ``accession`` with fasterq-dump and gzip it (ISA-L) to ``dest``."""
     executable = shutil.which(FASTERQ_DUMP)

@@ -1,4 +1,4 @@
-"""Count tables: per-sample files, their merge into matrices, CPM, isomiRs and read fates.
+"""Count tables: per-sample files, their merge into matrices, CPM, isomiRs, trim stats.
 
 Per-sample count files (``mirna\\t<sample>``) list every feature of the reference in the
 same canonical order, so merging is a paste: each file's numbers go into one column of a
@@ -6,9 +6,7 @@ preallocated matrix (rows x samples, float64: 10,000 samples x 3,000 rows is 240
 the matrix is written row by row. The row names of every file are checked against the
 first file's, so a sample counted against another reference cannot be pasted in silently.
 
-Read fates partition a sample's input reads (``input`` = the sum of the columns between
-``input`` and ``no_adapter``); for UMI kits the columns after ``umi_duplicate`` are
-molecules, which is what keeps the partition summing to input reads.
+Read fates (rows, their split by biotype and their merge) are :mod:`exomir.fates`'.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ import itertools
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +26,6 @@ from exomir.atomic import atomic_open
 from exomir.errors import ExomirError
 from exomir.numbers import format_count, format_counts
 
-FATE_COLUMNS = (
-    "sample",
-    "input",
-    "adapter_dimer",
-    "too_short",
-    "too_long",
-    "umi_duplicate",
-    "spikein",
-    "mature",
-    "hairpin_only",
-    "unassigned",
-    "no_adapter",
-)
 TRIM_STATS_COUNTS = (
     "input",
     "adapter_dimer",
@@ -51,7 +36,7 @@ TRIM_STATS_COUNTS = (
     "no_adapter",
 )
 # What trimming removes before alignment; input = these + passed.
-_TRIM_LOSSES = ("adapter_dimer", "too_short", "too_long", "umi_duplicate")
+TRIM_LOSSES = ("adapter_dimer", "too_short", "too_long", "umi_duplicate")
 ISOMIR_COLUMNS = (
     "mirna",
     "sequence",
@@ -136,48 +121,13 @@ def load_trim_stats(path: str | os.PathLike, sample: str) -> dict[str, int]:
                 f"{path}: sample {sample}: {key!r} must be a count >= 0, got {value!r}"
             )
         counts[key] = value
-    removed = sum(counts[key] for key in _TRIM_LOSSES)
+    removed = sum(counts[key] for key in TRIM_LOSSES)
     if removed + counts["passed"] != counts["input"]:
         raise ExomirError(
             f"{path}: sample {sample}: input {counts['input']} != adapter_dimer + too_short + "
             f"too_long + umi_duplicate + passed ({removed + counts['passed']})"
         )
     return counts
-
-
-def sample_fates(
-    sample: str,
-    trim_stats: Mapping[str, int],
-    *,
-    spikein: int,
-    mature: int,
-    hairpin_only: int,
-    source: str,
-) -> dict[str, str | int]:
-    """The fate row of one sample; ``source`` names the inputs in the error message."""
-    aligned = spikein + mature + hairpin_only
-    unassigned = trim_stats["passed"] - aligned
-    if unassigned < 0:
-        raise ExomirError(
-            f"{source}: sample {sample}: {aligned} aligned reads exceed the "
-            f"{trim_stats['passed']} that passed trimming "
-            "(BAMs and trim stats from different runs?)"
-        )
-    row: dict[str, str | int] = {"sample": sample}
-    row.update({key: trim_stats[key] for key in ("input", *_TRIM_LOSSES)})
-    row.update(spikein=spikein, mature=mature, hairpin_only=hairpin_only, unassigned=unassigned)
-    row["no_adapter"] = trim_stats["no_adapter"]
-    return row
-
-
-def write_fates(path: str | os.PathLike, row: Mapping[str, str | int]) -> None:
-    with atomic_open(path) as handle:
-        handle.write("\t".join(FATE_COLUMNS) + "\n")
-        handle.write("\t".join(_fate_text(row[c]) for c in FATE_COLUMNS) + "\n")
-
-
-def _fate_text(value: str | int) -> str:
-    return value if isinstance(value, str) else format_count(value)
 
 
 # ---------------------------------------------------------------- merging
@@ -204,7 +154,7 @@ def check_samples_and_inputs(samples: Sequence[str], inputs: Sequence[str | os.P
         seen.add(sample)
 
 
-def _read_table_text(path: Path) -> str:
+def read_table_text(path: Path) -> str:
     try:
         return path.read_text()
     except FileNotFoundError:
@@ -213,7 +163,7 @@ def _read_table_text(path: Path) -> str:
 
 def _first_count_column(path: Path, sample: str) -> tuple[list[str], np.ndarray]:
     """Row names and values of the first file, checked line by line."""
-    lines = _read_table_text(path).splitlines()
+    lines = read_table_text(path).splitlines()
     _check_count_header(path, lines[0] if lines else "", sample)
     names, values = [], []
     for line_number, line in enumerate(lines[1:], start=2):
@@ -250,7 +200,7 @@ def _is_number(text: str) -> bool:
 
 def _count_column(path: Path, sample: str, names: list[str]) -> np.ndarray:
     """Values of a further file, whose rows must be exactly ``names`` in order (fast path)."""
-    text = _read_table_text(path)
+    text = read_table_text(path)
     header, _, body = text.partition("\n")
     _check_count_header(path, header, sample)
     # One split for the whole body: names and values alternate when every row has 2 columns.
@@ -458,61 +408,3 @@ def merge_isomirs(
         with atomic_open(out) as handle:
             handle.write(header)
             _merge_runs(runs, lambda lines: handle.writelines(_without_rank(lines)))
-
-
-def merge_fates(
-    inputs: Sequence[str | os.PathLike],
-    out: str | os.PathLike,
-    samples: Sequence[str] | None = None,
-) -> None:
-    """Concatenate per-sample fate rows in the given order, checking each partition sums.
-
-    The columns between ``input`` and ``no_adapter`` are the partition, so fate columns
-    added later (biotypes before ``unassigned``) are checked without changing this code.
-    With ``samples``, file i must hold exactly the row of sample i.
-    """
-    if samples is not None:
-        check_samples_and_inputs(samples, inputs)
-    elif not inputs:
-        raise ExomirError("no fate files to merge")
-    header: list[str] | None = None
-    rows: list[str] = []
-    seen: dict[str, Path] = {}
-    for index, path in enumerate(map(Path, inputs)):
-        lines = _read_table_text(path).splitlines()
-        if header is None:
-            header = lines[0].split("\t") if lines else []
-            if header[:2] != ["sample", "input"] or header[-1:] != ["no_adapter"]:
-                raise ExomirError(f"{path}: header must start 'sample input' and end 'no_adapter'")
-        elif not lines or lines[0].split("\t") != header:
-            raise ExomirError(f"{path}: header differs from that of {inputs[0]}")
-        file_samples = [line.split("\t", 1)[0] for line in lines[1:]]
-        if samples is not None and file_samples != [samples[index]]:
-            raise ExomirError(f"{path}: expected the one row of sample {samples[index]}")
-        for line_number, line in enumerate(lines[1:], start=2):
-            _check_fate_row(path, line_number, header, line.split("\t"))
-            sample = line.split("\t", 1)[0]
-            if sample in seen:
-                raise ExomirError(f"{path}: sample {sample} is also in {seen[sample]}")
-            seen[sample] = path
-            rows.append(line)
-    with atomic_open(out) as handle:
-        handle.write("\t".join(header) + "\n")
-        handle.writelines(row + "\n" for row in rows)
-
-
-def _check_fate_row(path: Path, line_number: int, header: list[str], fields: list[str]) -> None:
-    if len(fields) != len(header):
-        raise ExomirError(
-            f"{path}: line {line_number} has {len(fields)} columns, not {len(header)}"
-        )
-    sample = fields[0]
-    try:
-        values = [int(v) for v in fields[1:]]
-    except ValueError:
-        raise ExomirError(f"{path}: sample {sample}: fate counts must be integers") from None
-    total, partition = values[0], values[1:-1]
-    if sum(partition) != total:
-        raise ExomirError(
-            f"{path}: sample {sample}: fates sum to {sum(partition)}, not input {total}"
-        )

@@ -24,6 +24,7 @@ from typing import Any
 
 from cutadapt.adapters import BackAdapter
 
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.kits import Kit
 from exomir.umi import count_molecules
@@ -33,8 +34,8 @@ MIN_ADAPTER_OVERLAP = 3
 # Adapter-adapter ligation products: the adapter is found but (almost) nothing precedes it.
 ADAPTER_DIMER_MAX_INSERT = 4
 ALREADY_TRIMMED_NO_ADAPTER_FRACTION = 0.5
-DEFAULT_MIN_LENGTH = 16
-DEFAULT_MAX_LENGTH = 30
+DEFAULT_MIN_LENGTH = schema_default("min_length")
+DEFAULT_MAX_LENGTH = schema_default("max_length")
 # Below this many distinct sequences a worker process costs more than it saves.
 PARALLEL_MIN_DISTINCT = 50_000
 WORKER_TASK_SEQUENCES = 200_000

@@ -14,26 +14,9 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-DEFAULT_WATCHLIST = (
-    "miR-21-5p",
-    "miR-25-3p",
-    "miR-92a-3p",
-    "miR-130a-3p",
-    "miR-195-3p",
-    "miR-335-5p",
-    "miR-148a-3p",
-    "miR-486-5p",
-    "miR-215-5p",
-    "miR-941",
-    "miR-151b",
-    "miR-206",
-    "miR-146a-5p",
-    "miR-133a-3p",
-    "miR-1-3p",
-    "miR-23a-3p",
-    "miR-29b-3p",
-    "miR-342-5p",
-)
+from exomir.config import schema_default
+
+DEFAULT_WATCHLIST = tuple(schema_default("watchlist"))
 WATCHLIST_COLUMNS = ["contrast", "query", "mirna", "baseMean", "log2FoldChange", "padj", "status"]
 
 # Optional species prefix (hsa-), then the family token; "let-7a" must keep its "let-".

@@ -81,7 +81,7 @@ rule merge_biotypes:
     log:
         "logs/count/merge_biotypes.log",
     conda:
-        "../../envs/counting.yaml"
+        "../../envs/alignment.yaml"
     params:
         order=",".join(BIOTYPES),
     shell:

@@ -29,10 +29,16 @@ envvars:
 
 # Rules call `exomir`, `multiqc`, `bowtie`...: put this interpreter's bin directory (the
 # .venv) first on PATH, so `.venv/bin/snakemake` works without activating the venv, and
-# cluster jobs, which re-run this file, find the same tools.
-os.environ["PATH"] = os.pathsep.join(
-    [str(Path(sys.executable).parent), os.environ["PATH"]]
-)
+# cluster jobs, which re-run this file, find the same tools. Not with --sdm conda: there
+# each rule's env (envs/) must provide its tools, never the venv behind it.
+if not any(
+    method.name == "CONDA" for method in workflow.deployment_settings.deployment_method
+):
+    os.environ["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), os.environ["PATH"]]
+    )
+# envs/*.post-deploy.sh install the exomir package of this workflow's source into each env.
+os.environ.update(EXOMIR_SOURCE=str(REPO))
 
 # The bundled demo config (workflow/Snakefile) has relative paths into the repository. A
 # user's config, or a host workflow's, resolves them against the working directory. User

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from exomir.align import align, require_tools
+from exomir.config import schema_default
 
 HELP = "align collapsed reads with bowtie (v1) to one reference; write BAM and unaligned reads"
 
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bam", required=True)
     parser.add_argument("--unaligned", required=True, help="FASTA of reads that did not align")
     parser.add_argument("--log", required=True)
-    parser.add_argument("--mismatches", type=int, default=1)
+    parser.add_argument("--mismatches", type=int, default=schema_default("alignment.mismatches"))
     parser.add_argument("--threads", type=int, default=1)
 
 

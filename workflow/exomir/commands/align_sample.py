@@ -6,6 +6,7 @@ import argparse
 
 from exomir import align, counting
 from exomir.align import TailPass, Target, align_sample, require_tools
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 
 HELP = (
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--hairpin-bam", required=True, help="coordinate-sorted, with .bai")
     parser.add_argument("--unaligned", required=True, help="FASTA of reads aligned nowhere")
-    parser.add_argument("--mismatches", type=int, default=1)
+    parser.add_argument("--mismatches", type=int, default=schema_default("alignment.mismatches"))
     parser.add_argument("--threads", type=int, default=1)
     tails = parser.add_argument_group(
         "tail pass", "reads with non-templated 3' tails (omit --mature-positions: no tail pass)"

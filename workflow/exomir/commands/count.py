@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from exomir import counting, tables
+from exomir import counting, fates, tables
+from exomir.config import schema_default
 from exomir.reference import ReferenceFiles
 
 HELP = "count miRNAs, hairpins, spike-ins and isomiRs of one sample from its bowtie BAMs"
@@ -20,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{name}", required=True, help=f"{what} (exomir build-reference)")
     parser.add_argument("--trim-stats", required=True, help="trim_stats.json of exomir trim")
     parser.add_argument(
-        "--multimapper", choices=counting.MULTIMAPPER_POLICIES, default="fractional"
+        "--multimapper",
+        choices=counting.MULTIMAPPER_POLICIES,
+        default=schema_default("multimapper"),
     )
     parser.add_argument(
         "--five-prime-tolerance", type=int, default=counting.DEFAULT_FIVE_PRIME_TOLERANCE
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         five_prime_tolerance=args.five_prime_tolerance,
         three_prime_tolerance=args.three_prime_tolerance,
     )
-    fates = tables.sample_fates(
+    row = fates.sample_fates(
         args.sample,
         trim_stats,
         spikein=counts.spikein_reads,
@@ -75,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
         args.spikein_out, args.sample, reference.spikeins.names, counts.spikein
     )
     tables.write_isomirs(args.isomirs_out, counts.isomirs)
-    tables.write_fates(args.fates_out, fates)
+    fates.write_fates(args.fates_out, row)
     return 0

@@ -28,7 +28,7 @@ def add_kit_arguments(parser: argparse.ArgumentParser, *, required: bool) -> Non
     )
     parser.add_argument("--adapter", help="explicit 3' adapter; overrides the preset's")
     parser.add_argument(
-        "--kits", default=None, help="kit presets YAML (default: the repo's resources/kits.yaml)"
+        "--kits", default=None, help="kit presets YAML (default: the presets shipped with exomir)"
     )
     parser.add_argument(
         "--max-reads", type=int, default=100_000, help="reads examined (default 100000)"

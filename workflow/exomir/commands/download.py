@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from exomir.config import schema_default
 from exomir.download import download
 
 HELP = "download a URL (http, https, ftp, file or a path) to a file, with retries and checksums"
@@ -14,7 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="destination; a .gz one is test-decompressed")
     parser.add_argument("--md5", help="expected md5 (hex)")
     parser.add_argument("--sha256", help="expected sha256 (hex)")
-    parser.add_argument("--retries", type=int, default=4, help="attempts after the first")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=schema_default("fastq_download.retries"),
+        help="attempts after the first",
+    )
     parser.add_argument("--timeout", type=float, default=60, help="seconds per network read")
 
 

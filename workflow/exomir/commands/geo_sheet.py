@@ -8,6 +8,7 @@ import sys
 
 from exomir import geo
 from exomir.atomic import atomic_open
+from exomir.config import schema_default
 
 HELP = "resolve GEO/SRA accessions to samples and runs -> proposed samples.tsv + metadata.json"
 
@@ -23,7 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eutils", default=geo.DEFAULT_EUTILS, help="NCBI E-utilities base URL")
     parser.add_argument("--ena-browser", default=geo.DEFAULT_ENA_BROWSER, help="ENA browser API")
     parser.add_argument("--ena-portal", default=geo.DEFAULT_ENA_PORTAL, help="ENA portal API")
-    parser.add_argument("--retries", type=int, default=4, help="attempts after the first")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=schema_default("fastq_download.retries"),
+        help="attempts after the first",
+    )
     parser.add_argument("--out", required=True, help="proposed sample sheet (TSV) to write")
     parser.add_argument("--metadata", required=True, help="metadata.json to write")
 

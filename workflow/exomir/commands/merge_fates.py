@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from exomir import tables
+from exomir import fates
 from exomir.arguments import add_sample_list, sample_list
 
 HELP = "concatenate per-sample read-fate rows, checking each partition sums to input"
@@ -17,5 +17,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     samples, inputs = sample_list(args)
-    tables.merge_fates(inputs, args.out, samples=samples)
+    fates.merge_fates(inputs, args.out, samples=samples)
     return 0

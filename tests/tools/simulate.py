@@ -34,6 +34,7 @@ import pandas as pd
 from isal import igzip_threaded
 
 from exomir.atomic import atomic_open, atomic_path
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.numbers import format_count
 from exomir.reference import (
@@ -45,7 +46,7 @@ from exomir.reference import (
 )
 
 ORIGINS = ("mirna", "spikein", "trna", "random", "dimer")
-DEFAULT_SPIKEINS = ("cel-miR-39-3p", "cel-miR-54-3p", "cel-miR-238-3p")
+DEFAULT_SPIKEINS = tuple(schema_default("spikeins"))
 DEFAULT_COMPOSITION = {"mirna": 0.70, "spikein": 0.02, "trna": 0.12, "random": 0.10, "dimer": 0.06}
 DEFAULT_ERROR_RATE = (0.001, 0.01)
 TRUTH_COLUMNS = ("origin", "label", "insert", "reads", "molecules")

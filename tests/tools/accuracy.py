@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from exomir.errors import ExomirError
-from exomir.simulate import read_truth, truth_per_mirna
+from tools.simulate import read_truth, truth_per_mirna
 
 ISOMIR_COLUMNS = ("mirna", "sequence", "start_offset", "end_offset", "tail", "mismatches", "count")
 NON_MIRNA_ORIGINS = ("trna", "random", "dimer")

@@ -1,11 +1,18 @@
-"""``exomir simulate``: a simulated small-RNA-seq FASTQ.gz with its truth table."""
+"""A simulated small-RNA-seq FASTQ.gz with its truth table, from the command line.
+
+    python -m tools.simulate_cli --mature ... --kit illumina --reads 100000 ...   (from tests/)
+
+A test tool, not an exomir command: the pipeline never simulates reads.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 
 from exomir.errors import ExomirError
-from exomir.simulate import (
+from tools.simulate import (
     DEFAULT_ERROR_RATE,
     DEFAULT_SPIKEINS,
     DEFAULT_TAIL_RATE,
@@ -86,3 +93,18 @@ def run(args: argparse.Namespace) -> int:
         f"{len(result.mirna_pool)} miRNAs in the pool"
     )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="simulate", description=HELP)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except ExomirError as error:
+        print(f"simulate: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
