@@ -30,6 +30,7 @@ CONDA_PACKAGE = {
     "isal": "python-isal",
     "formulaic_contrasts": "formulaic-contrasts",
     "sklearn": "scikit-learn",
+    "RNA": "viennarna",
 }
 # Executables -> conda package (multiqc only as a shell command: exomir writes files for it).
 EXECUTABLES = {

@@ -72,6 +72,7 @@ def default_sites(tree: ast.AST):
 NOT_CONFIG_DEFAULTS = {
     ("biotypes.py", "FIVE_PRIME_SLACK"),  # tRNA 5' fragment slack, not the isomiR tolerance
     ("biotypes.py", "BUNDLED_SPECIES"),  # the species the bundled biotype FASTAs are from
+    ("enrichment_sources.py", "GENESET_SPECIES"),  # the species of the bundled gene sets
 }
 
 

@@ -47,7 +47,11 @@ import pysam
 from exomir.atomic import atomic_path
 from exomir.collapsed import read_collapsed
 from exomir.config import schema_default
-from exomir.counting import read_mature_positions
+from exomir.counting import (
+    DEFAULT_FIVE_PRIME_TOLERANCE,
+    DEFAULT_THREE_PRIME_TOLERANCE,
+    read_mature_positions,
+)
 from exomir.errors import ExomirError
 from exomir.reference import read_fasta
 
@@ -159,8 +163,8 @@ class TailPass:
     log: str | os.PathLike
     max_tail: int = DEFAULT_MAX_TAIL
     min_templated_length: int = DEFAULT_MIN_TEMPLATED_LENGTH
-    five_prime_tolerance: int = 2
-    three_prime_tolerance: int = 5
+    five_prime_tolerance: int = DEFAULT_FIVE_PRIME_TOLERANCE
+    three_prime_tolerance: int = DEFAULT_THREE_PRIME_TOLERANCE
 
 
 def align_sample(
@@ -270,7 +274,7 @@ def align_tails(
     *,
     tail_bam: str | os.PathLike,
     still_unaligned: str | os.PathLike,
-    mismatches: int = 1,
+    mismatches: int = DEFAULT_MISMATCHES,
     threads: int = 1,
 ) -> tuple[int, int]:
     """The tail pass (see the module doc) on the collapsed FASTA ``reads``.

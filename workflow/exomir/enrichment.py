@@ -33,6 +33,7 @@ import pandas as pd
 import scipy.sparse as sparse
 from scipy import stats
 
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.targets import TargetTable
 
@@ -68,11 +69,11 @@ class EnrichmentSettings:
     """Config ``enrichment:``; see config/README.md for what each value means."""
 
     top_n: int | None = None
-    min_mirnas: int = 3
-    min_term_genes: int = 10
-    max_term_genes: int = 500
-    permutations: int = 1000
-    seed: int = 1
+    min_mirnas: int = schema_default("enrichment.min_mirnas")
+    min_term_genes: int = schema_default("enrichment.min_term_genes")
+    max_term_genes: int = schema_default("enrichment.max_term_genes")
+    permutations: int = schema_default("enrichment.permutations")
+    seed: int = schema_default("enrichment.seed")
 
     @classmethod
     def from_config(cls, config: Mapping) -> EnrichmentSettings:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from exomir.config import resolve_path
+from exomir.config import resolve_path, schema_default
 
 BUNDLED_TARGET_SPECIES = ("hsa", "mmu")
 BUNDLED_GENESETS = {"reactome": "reactome.gmt.gz", "go_bp": "go_bp.gmt.gz"}
@@ -48,7 +48,7 @@ def enrichment_inputs(
     config: Mapping, resources: str | os.PathLike, base_dir: str | os.PathLike
 ) -> EnrichmentInputs:
     """From config ``targets:`` / ``genesets:`` and ``species``: user files or the bundles."""
-    species = config.get("species", "hsa")
+    species = config.get("species", schema_default("species"))
     targets = (
         resolve_path(config["targets"], base_dir)
         if config.get("targets")

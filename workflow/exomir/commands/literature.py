@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from exomir.config import schema_default
+
 HELP = "Compare one contrast with the findings of a literature comparison (k of n agree)."
 
 
@@ -13,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--de-table", required=True, help="results/de/{contrast}.tsv")
     parser.add_argument("--findings", required=True, help="literature table (TSV)")
     parser.add_argument("--comparison", required=True, help="comparison id in the table")
-    parser.add_argument("--alpha", type=float, default=0.05, help="FDR level of the DE")
+    parser.add_argument(
+        "--alpha", type=float, default=schema_default("alpha"), help="FDR level of the DE"
+    )
     parser.add_argument("--out", required=True, help="results/literature/{contrast}.tsv")
     parser.add_argument("--summary", required=True, help="JSON: k of n, sign test")
     parser.add_argument("--multiqc", required=True, help="report table as *_mqc.tsv")
