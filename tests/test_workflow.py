@@ -133,6 +133,8 @@ def test_slurm_profile_names_only_rules_that_exist_and_sizes_every_cluster_rule(
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
     named = set(profile["set-resources"]) | set(profile["groups"]) | set(profile["set-threads"])
     assert named <= set(listed), named - set(listed)
-    snakefile = (REPO / "Snakefile").read_text()
-    local = set(snakefile.split("localrules:")[1].split("\n\n")[0].replace(",", " ").split())
+    local = set()
+    for path in [REPO / "Snakefile", REPO / "workflow" / "Snakefile"]:
+        for block in path.read_text().split("localrules:")[1:]:
+            local |= set(block.split("\n\n")[0].replace(",", " ").split())
     assert set(listed) - local - set(profile["set-resources"]) == set()
