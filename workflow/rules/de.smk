@@ -5,7 +5,8 @@
 
 rule quality_gate:
     input:
-        "results/qc/read_fates.tsv",
+        fates="results/qc/read_fates.tsv",
+        protocols=per_sample("results/trimmed/{sample}/protocol.json"),
     output:
         table="results/qc/ev_quality.tsv",
         multiqc="results/de/multiqc/ev_quality_mqc.tsv",
@@ -16,7 +17,8 @@ rule quality_gate:
     params:
         spec=quoted_json(DE_SPEC),
     shell:
-        "exomir quality-gate --read-fates {input:q} --spec {params.spec}"
+        "exomir quality-gate --read-fates {input.fates:q} --protocols {input.protocols:q}"
+        " --spec {params.spec}"
         " --out {output.table:q} --multiqc {output.multiqc:q} 2> {log:q}"
 
 

@@ -1,11 +1,20 @@
 # Per sample, one job: detect (or confirm) the library kit from the first reads, then trim
 # adapters, extract and deduplicate UMIs and collapse identical inserts in one pass over the
 # FASTQ: identical raw reads are trimmed once and carry their multiplicity from here on.
+# The kit decision maps a sample of reads trimmed under each candidate structure to the
+# run's own references (exomir/kit_mapping.py), so the indexes are inputs of this rule.
 
 
 rule trim:
     input:
-        get_fastq,
+        fastq=get_fastq,
+        hairpin_index=f"results/reference/bowtie/hairpin{BOWTIE_INDEX}",
+        spikein_index=f"results/reference/bowtie/spikein{BOWTIE_INDEX}",
+        biotype_indexes=expand(
+            "results/reference/biotypes/bowtie/{biotype}{suffix}",
+            biotype=BIOTYPES,
+            suffix=BOWTIE_INDEX,
+        ),
     output:
         protocol="results/trimmed/{sample}/protocol.json",
         inserts="results/trimmed/{sample}/inserts.fa",
@@ -23,8 +32,14 @@ rule trim:
         adapter=get_adapter_option,
         min_length=CONFIG["min_length"],
         max_length=CONFIG["max_length"],
+        mirna_index=lambda w, input: input.hairpin_index[: -len(BOWTIE_INDEX)],
+        reference_indexes=lambda w, input: " ".join(
+            shlex.quote(path[: -len(BOWTIE_INDEX)])
+            for path in [input.spikein_index, *input.biotype_indexes]
+        ),
     shell:
-        "exomir trim --sample {wildcards.sample} --fastq {input:q}"
+        "exomir trim --sample {wildcards.sample} --fastq {input.fastq:q}"
+        " --mirna-index {params.mirna_index:q} --reference-index {params.reference_indexes}"
         " --protocol {params.protocol} {params.adapter} --protocol-out {output.protocol:q}"
         " --min-length {params.min_length}"
         " --max-length {params.max_length} --threads {threads}"

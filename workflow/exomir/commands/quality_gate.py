@@ -11,6 +11,9 @@ HELP = "Apply the EV quality gate to read fates; write ev_quality.tsv."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-fates", required=True, help="results/qc/read_fates.tsv")
+    parser.add_argument(
+        "--protocols", nargs="*", default=[], help="the samples' protocol.json (likely_reason)"
+    )
     add_spec_argument(parser)
     parser.add_argument("--out", required=True, help="e.g. results/qc/ev_quality.tsv")
     parser.add_argument("--multiqc", help="also write this MultiQC table (*_mqc.tsv)")
@@ -21,12 +24,15 @@ def run(args: argparse.Namespace) -> int:
     from exomir.quality_gate import (
         QualityThresholds,
         evaluate_quality,
+        read_protocols,
         read_read_fates,
         write_quality,
     )
 
     thresholds = QualityThresholds.from_config(load_spec(args.spec))
-    quality = evaluate_quality(read_read_fates(args.read_fates), thresholds)
+    quality = evaluate_quality(
+        read_read_fates(args.read_fates), thresholds, read_protocols(args.protocols)
+    )
     write_quality(quality, args.out)
     if args.multiqc:
         quality_section(quality, args.multiqc)

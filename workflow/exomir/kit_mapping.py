@@ -1,0 +1,379 @@
+"""Decide a sample's read structure by test mapping, not by read composition alone.
+
+Adapters cannot tell TruSeq from NEXTflex (same adapter, 4 + 4 random bases), nor say
+whether a 5' barcode must go, and composition rules break on real random bases (ligation
+makes them skewed). What a wrong structure cannot do is put reads on miRNAs: a sample of
+reads (default the first 50,000) is trimmed under each candidate structure, the distinct
+inserts of all candidates are aligned once to each of the run's references (hairpins;
+spike-ins and biotypes), and the structure that assigns the most reads to hairpins wins,
+total assigned reads breaking ties. Counts within 2 % (and 5 reads) of each other are a
+tie; a tie on both keeps the composition-based choice (:mod:`exomir.kits`), so the
+decision depends on the references only where they tell the structures apart.
+
+Candidates: every preset whose adapter is in >= 10 % of reads, with all presets sharing
+that adapter; ``trimmed``; and, when the best preset is found in < 70 % of reads, the
+adapter inferred from the reads (:mod:`exomir.adapter_inference`: a preset without its
+first bases, or a de novo adapter, with a 5' barcode clipped when one is seen) if it
+explains clearly more reads. A declared protocol is scored against the same candidates
+and kept, with a warning when another structure puts at least twice as many reads on
+miRNAs. Alignment: bowtie ``-v 1 --norc -k 1`` (a hit, not where); UMI kits are scored
+in reads.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from exomir import adapter_inference
+from exomir.errors import ExomirError
+from exomir.kits import (
+    AUTO,
+    MIN_ADAPTER_FRACTION,
+    TRIMMED,
+    Detection,
+    Kit,
+    choose_kit,
+    gather_evidence,
+)
+from exomir.trimming import DEFAULT_MAX_LENGTH, DEFAULT_MIN_LENGTH, trim_sequences
+
+DEFAULT_MAPPING_READS = 50_000
+INFER_BELOW_FRACTION = 0.90
+# "Clearly more": the inferred adapter must explain this many times the preset's reads.
+INFERRED_GAIN = 1.2
+INFERRED_MIN_GAIN = 0.05
+PARTIAL_MIN_FRACTION = 0.02
+INFERENCE_READS = 10_000
+TIE_FRACTION = 0.02
+TIE_READS = 5
+DECLARED_WARNING_RATIO = 2.0
+DECLARED_WARNING_MIN_FRACTION = 0.01
+MISMATCHES = 1
+INFERRED = "inferred"
+
+
+@dataclass(frozen=True)
+class MappingReferences:
+    """bowtie index prefixes: hits on ``mirna`` count as miRNA, on ``other`` as assigned."""
+
+    mirna: tuple[str, ...]
+    other: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.mirna or self.other)
+
+
+@dataclass
+class CandidateScore:
+    """One candidate structure's test-mapping result, in sampled reads."""
+
+    kit: Kit
+    reads: int
+    passed: int
+    mirna: int
+    assigned: int
+
+    def to_json(self) -> dict[str, Any]:
+        share = (lambda n: round(n / self.reads, 4)) if self.reads else (lambda n: 0.0)
+        return {
+            "protocol": self.kit.name,
+            "adapter": self.kit.adapter,
+            "clip5": self.kit.clip5,
+            "clip3_after_adapter": self.kit.clip3_after_adapter,
+            "umi_length": self.kit.umi_length,
+            "passed_fraction": share(self.passed),
+            "mirna_fraction": share(self.mirna),
+            "assigned_fraction": share(self.assigned),
+        }
+
+
+def decide_structure(
+    sequences: Iterable[str],
+    requested: str,
+    adapter: str | None,
+    kits: Mapping[str, Kit],
+    references: MappingReferences,
+    *,
+    max_reads: int = 100_000,
+    mapping_reads: int = DEFAULT_MAPPING_READS,
+    min_length: int = DEFAULT_MIN_LENGTH,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    threads: int = 1,
+    source: str = "input reads",
+) -> Detection:
+    """The kit to trim with: composition, adapter inference, then test mapping (see above)."""
+    reads = list(islice(sequences, max_reads))
+    if not reads:
+        raise ExomirError(f"{source}: contains no reads")
+    declared = not (requested == AUTO and adapter is None)
+    try:
+        prior = choose_kit(requested, adapter, reads, kits, max_reads, source=source)
+        evidence = prior.evidence
+    except ExomirError as error:
+        if declared:
+            raise
+        prior, no_adapter = None, error
+        evidence = gather_evidence(reads, list(kits.values()))
+    inferred, inference = _inferred_kits(reads, kits, evidence)
+    if prior is None:
+        if not inferred:
+            raise no_adapter
+        prior = Detection(requested, inferred[0], evidence)
+        prior.evidence["reason"] = (
+            f"no preset adapter in >= {MIN_ADAPTER_FRACTION:.0%} of reads; "
+            f"inferred adapter {inferred[0].adapter} ({inference['source']}) explains "
+            f"{inference['fraction']:.1%}"
+        )
+    if inference:
+        prior.evidence["inferred_adapter"] = inference
+    if inferred and not declared and prior.kit is not inferred[0]:
+        # The inferred adapter explains clearly more reads than the preset: it is the
+        # composition's choice now (a preset's adapter matched one or two bases into the
+        # insert still maps, so the test mapping alone would not see the difference).
+        composition = prior.evidence["reason"]
+        prior.kit = _same_structure(inferred, prior.kit)
+        prior.evidence["reason"] = (
+            f"inferred adapter {prior.kit.adapter} ({inference['source']}) explains "
+            f"{inference['fraction']:.1%} of reads against "
+            f"{inference['best_preset_fraction']:.1%} for the best preset ({composition})"
+        )
+        prior.warnings = [w for w in prior.warnings if "share the 3' adapter" not in w]
+    if not references:
+        return prior
+    candidates = _candidates(prior.kit, evidence, kits, inferred)
+    started = time.perf_counter()
+    sample = Counter(reads[:mapping_reads])
+    scores = score_candidates(sample, candidates, references, min_length, max_length, threads)
+    seconds = time.perf_counter() - started
+    by_name = {score.kit.name: score for score in scores}
+    prior_score = by_name[prior.kit.name]
+    best = prior_score
+    for score in sorted(scores, key=lambda s: (-s.mirna, -s.assigned, s.kit.name)):
+        if _better(score, best):
+            best = score
+    prior.evidence["mapping"] = {
+        "reads_sampled": sum(sample.values()),
+        "mismatches": MISMATCHES,
+        "seconds": round(seconds, 3),
+        "best": best.kit.name,
+        "candidates": [score.to_json() for score in scores],
+    }
+    if declared:
+        _warn_if_another_maps_better(prior, prior_score, scores, requested)
+        return prior
+    if best is not prior_score:
+        prior.warnings = [w for w in prior.warnings if "share the 3' adapter" not in w]
+        prior.warnings.append(
+            f"read composition suggested {prior.kit.name}, but {best.kit.name} puts "
+            f"{_share(best.mirna, best.reads)} of sampled reads on miRNAs against "
+            f"{_share(prior_score.mirna, prior_score.reads)}; using {best.kit.name}"
+        )
+        prior.kit = best.kit
+    runner_up = max(
+        (s for s in scores if s is not best), key=lambda s: (s.mirna, s.assigned), default=None
+    )
+    prior.evidence["reason"] = (
+        f"test mapping: {best.kit.name} puts {_share(best.mirna, best.reads)} of "
+        f"{best.reads} sampled reads on miRNAs and assigns {_share(best.assigned, best.reads)}"
+        + (
+            f" (next: {runner_up.kit.name}, {_share(runner_up.mirna, runner_up.reads)} "
+            f"on miRNAs); composition: {prior.evidence['reason']}"
+            if runner_up is not None
+            else ""
+        )
+    )
+    return prior
+
+
+def score_candidates(
+    reads: Counter[str],
+    candidates: Sequence[Kit],
+    references: MappingReferences,
+    min_length: int = DEFAULT_MIN_LENGTH,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    threads: int = 1,
+) -> list[CandidateScore]:
+    """Trim ``reads`` (sequence → reads) under each candidate; map all inserts once."""
+    trimmed = []
+    for kit in candidates:
+        # UMIs do not change where an insert maps; scores are in reads for every kit.
+        result = trim_sequences(reads, replace(kit, umi_length=0), min_length, max_length)
+        trimmed.append((kit, result))
+    inserts = sorted(set().union(*(result.inserts for _, result in trimmed)))
+    mirna = _aligned(inserts, references.mirna, threads)
+    other = _aligned(inserts, references.other, threads)
+    total = sum(reads.values())
+    scores = []
+    for kit, result in trimmed:
+        on_mirna = sum(n for insert, n in result.inserts.items() if insert in mirna)
+        assigned = sum(
+            n for insert, n in result.inserts.items() if insert in mirna or insert in other
+        )
+        scores.append(CandidateScore(kit, total, result.passed, on_mirna, assigned))
+    return scores
+
+
+def _aligned(inserts: Sequence[str], prefixes: Sequence[str], threads: int) -> set[str]:
+    """The inserts that align (bowtie -v 1 --norc) to any of the indexes ``prefixes``."""
+    hits: set[str] = set()
+    if not inserts or not prefixes:
+        return hits
+    with tempfile.TemporaryDirectory(prefix="exomir_kit_mapping.") as tmp:
+        fasta = Path(tmp) / "inserts.fa"
+        fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(inserts)))
+        for prefix in prefixes:
+            command = [
+                "bowtie", "-f", "-v", str(MISMATCHES), "--norc", "-k", "1",
+                "--suppress", "2,3,4,5,6,7,8", "-p", str(threads), "-x", prefix, str(fasta),
+            ]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                message = " ".join(done.stderr.split())[-300:]
+                raise ExomirError(
+                    f"test mapping against {prefix} failed (bowtie exit {done.returncode}): "
+                    f"{message}"
+                )
+            hits.update(inserts[int(name)] for name in done.stdout.split())
+    return hits
+
+
+def _candidates(
+    chosen: Kit, evidence: Mapping[str, Any], kits: Mapping[str, Kit], inferred: Sequence[Kit]
+) -> list[Kit]:
+    found = {
+        summary["adapter"]
+        for summary in evidence["adapters"].values()
+        if summary["fraction"] >= MIN_ADAPTER_FRACTION
+    }
+    if chosen.adapter:
+        found.add(chosen.adapter)
+    candidates = {chosen.name: chosen}
+    for name in sorted(kits):
+        if kits[name].adapter in found or name == TRIMMED:
+            candidates.setdefault(name, kits[name])
+    for kit in inferred:
+        candidates.setdefault(kit.name, kit)
+    return list(candidates.values())
+
+
+def _inferred_kits(
+    reads: Sequence[str], kits: Mapping[str, Kit], evidence: Mapping[str, Any]
+) -> tuple[list[Kit], dict[str, Any]]:
+    """Kits with an adapter inferred from the reads, best first, when presets explain few."""
+    fractions = {name: summary["fraction"] for name, summary in evidence["adapters"].items()}
+    best_fraction = max(fractions.values(), default=0.0)
+    if best_fraction >= INFER_BELOW_FRACTION:
+        return [], {}
+    sample = Counter(reads[:INFERENCE_READS])
+    presets = {
+        name: kits[name].adapter
+        for name, fraction in fractions.items()
+        if fraction >= PARTIAL_MIN_FRACTION and name in kits and kits[name].adapter
+    }
+    found = adapter_inference.partial_presets(sample, presets)
+    de_novo = adapter_inference.infer_adapter(sample)
+    if de_novo is not None:
+        found.append(de_novo)
+    if not found:
+        return [], {}
+    best = max(found, key=lambda item: (item.fraction, item.source == "de novo"))
+    if best.fraction < max(
+        INFERRED_GAIN * best_fraction, best_fraction + INFERRED_MIN_GAIN, MIN_ADAPTER_FRACTION
+    ):
+        return [], {}
+    barcode = adapter_inference.five_prime_barcode_length(sample)
+    if best.source == "de novo":
+        # Unknown kit: plain, NEXTflex-like random ends, or a 5' barcode; mapping decides.
+        base = Kit(INFERRED, best.sequence, description="adapter inferred de novo")
+        inferred = [base, replace(base, name=f"{INFERRED}+random4", clip5=4, clip3_after_adapter=4)]
+    else:
+        sharing = [n for n in sorted(presets) if best.source.startswith(f"{n} adapter")]
+        shared = {kits[n].adapter for n in sharing}
+        inferred = [
+            replace(kits[n], name=f"{n}+inferred_adapter", adapter=best.sequence)
+            for n in sorted(kits)
+            if kits[n].adapter in shared
+        ]
+        inferred = [replace(k, description=f"{k.description}; {best.source}") for k in inferred]
+    if barcode:
+        plain = next((k for k in inferred if not k.clip5), None)
+        if plain is not None:
+            inferred.append(
+                replace(
+                    plain,
+                    name=f"{plain.name}+barcode{barcode}",
+                    clip5=barcode,
+                    description=f"{plain.description}; {barcode}-nt 5' barcode clipped",
+                )
+            )
+    inference = {
+        "adapter": best.sequence,
+        "fraction": best.fraction,
+        "source": best.source,
+        "best_preset_fraction": best_fraction,
+        "five_prime_barcode_length": barcode,
+        "reads_examined": sum(sample.values()),
+    }
+    return inferred, inference
+
+
+def _same_structure(inferred: Sequence[Kit], kit: Kit) -> Kit:
+    """The inferred kit with ``kit``'s clipping and UMI if there is one, else the first."""
+    for candidate in inferred:
+        if (candidate.clip5, candidate.clip3_after_adapter, candidate.umi_length) == (
+            kit.clip5,
+            kit.clip3_after_adapter,
+            kit.umi_length,
+        ):
+            return candidate
+    return inferred[0]
+
+
+def _tied(a: int, b: int) -> bool:
+    return abs(a - b) <= max(TIE_READS, TIE_FRACTION * max(a, b))
+
+
+def _better(a: CandidateScore, b: CandidateScore) -> bool:
+    """Clearly more reads on miRNAs, or as many and clearly more assigned."""
+    if not _tied(a.mirna, b.mirna):
+        return a.mirna > b.mirna
+    return not _tied(a.assigned, b.assigned) and a.assigned > b.assigned
+
+
+def _warn_if_another_maps_better(
+    detection: Detection,
+    declared: CandidateScore,
+    scores: Sequence[CandidateScore],
+    requested: str,
+) -> None:
+    rival = max(
+        (s for s in scores if s is not declared), key=lambda s: (s.mirna, s.assigned), default=None
+    )
+    if rival is None:
+        return
+    margin = rival.mirna - declared.mirna
+    if (
+        rival.mirna >= DECLARED_WARNING_RATIO * declared.mirna
+        and margin >= DECLARED_WARNING_MIN_FRACTION * declared.reads
+    ):
+        detection.warnings.append(
+            f"protocol {requested!r} declared, but test mapping puts "
+            f"{_share(rival.mirna, rival.reads)} of sampled reads on miRNAs with "
+            f"{rival.kit.name} (adapter {rival.kit.adapter}, clip5 {rival.kit.clip5}, "
+            f"clip3 {rival.kit.clip3_after_adapter}) against "
+            f"{_share(declared.mirna, declared.reads)} with the declared one; "
+            f"check protocol: (protocol: {rival.kit.name}?)"
+        )
+        detection.evidence["mapping"]["better_than_declared"] = rival.kit.name
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "0%"
