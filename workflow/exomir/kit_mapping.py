@@ -6,12 +6,14 @@ makes them skewed). What a wrong structure cannot do is put reads on miRNAs: a s
 reads (default the first 50,000) is trimmed under each candidate structure, the distinct
 inserts of all candidates are aligned once to each of the run's references (hairpins;
 spike-ins and biotypes), and the structure that assigns the most reads to hairpins wins,
-total assigned reads breaking ties. Counts within 2 % (and 5 reads) of each other are a
-tie; a tie on both keeps the composition-based choice (:mod:`exomir.kits`), so the
-decision depends on the references only where they tell the structures apart.
+total assigned reads breaking ties (the spike-in and biotype indexes are searched only
+then: each bowtie call costs ~0.2 CPU s, so with no tie ``assigned_fraction`` is null).
+Counts within 2 % (and 5 reads) of each other are a tie; a tie on both keeps the
+composition-based choice (:mod:`exomir.kits`), so the decision depends on the references
+only where they tell the structures apart.
 
 Candidates: every preset whose adapter is in >= 10 % of reads, with all presets sharing
-that adapter; ``trimmed``; and, when the best preset is found in < 70 % of reads, the
+that adapter; ``trimmed``; and, when the best preset is found in < 90 % of reads, the
 adapter inferred from the reads (:mod:`exomir.adapter_inference`: a preset without its
 first bases, or a de novo adapter, with a 5' barcode clipped when one is seen) if it
 explains clearly more reads. A declared protocol is scored against the same candidates
@@ -79,7 +81,7 @@ class CandidateScore:
     reads: int
     passed: int
     mirna: int
-    assigned: int
+    assigned: int | None  # None: the other references were not needed (no miRNA tie)
 
     def to_json(self) -> dict[str, Any]:
         share = (lambda n: round(n / self.reads, 4)) if self.reads else (lambda n: 0.0)
@@ -91,7 +93,7 @@ class CandidateScore:
             "umi_length": self.kit.umi_length,
             "passed_fraction": share(self.passed),
             "mirna_fraction": share(self.mirna),
-            "assigned_fraction": share(self.assigned),
+            "assigned_fraction": None if self.assigned is None else share(self.assigned),
         }
 
 
@@ -156,7 +158,7 @@ def decide_structure(
     by_name = {score.kit.name: score for score in scores}
     prior_score = by_name[prior.kit.name]
     best = prior_score
-    for score in sorted(scores, key=lambda s: (-s.mirna, -s.assigned, s.kit.name)):
+    for score in sorted(scores, key=lambda s: (-s.mirna, -(s.assigned or 0), s.kit.name)):
         if _better(score, best):
             best = score
     prior.evidence["mapping"] = {
@@ -178,11 +180,13 @@ def decide_structure(
         )
         prior.kit = best.kit
     runner_up = max(
-        (s for s in scores if s is not best), key=lambda s: (s.mirna, s.assigned), default=None
+        (s for s in scores if s is not best),
+        key=lambda s: (s.mirna, s.assigned or 0),
+        default=None,
     )
     prior.evidence["reason"] = (
         f"test mapping: {best.kit.name} puts {_share(best.mirna, best.reads)} of "
-        f"{best.reads} sampled reads on miRNAs and assigns {_share(best.assigned, best.reads)}"
+        f"{best.reads} sampled reads on miRNAs"
         + (
             f" (next: {runner_up.kit.name}, {_share(runner_up.mirna, runner_up.reads)} "
             f"on miRNAs); composition: {prior.evidence['reason']}"
@@ -209,15 +213,25 @@ def score_candidates(
         trimmed.append((kit, result))
     inserts = sorted(set().union(*(result.inserts for _, result in trimmed)))
     mirna = _aligned(inserts, references.mirna, threads)
-    other = _aligned(inserts, references.other, threads)
     total = sum(reads.values())
-    scores = []
-    for kit, result in trimmed:
-        on_mirna = sum(n for insert, n in result.inserts.items() if insert in mirna)
-        assigned = sum(
-            n for insert, n in result.inserts.items() if insert in mirna or insert in other
-        )
-        scores.append(CandidateScore(kit, total, result.passed, on_mirna, assigned))
+
+    def scored(other: set[str] | None) -> list[CandidateScore]:
+        scores = []
+        for kit, result in trimmed:
+            on_mirna = sum(n for insert, n in result.inserts.items() if insert in mirna)
+            assigned = None
+            if other is not None:
+                assigned = sum(
+                    n for insert, n in result.inserts.items() if insert in mirna or insert in other
+                )
+            scores.append(CandidateScore(kit, total, result.passed, on_mirna, assigned))
+        return scores
+
+    scores = scored(None if references.other else set())
+    ranked = sorted(scores, key=lambda s: -s.mirna)
+    if len(ranked) > 1 and _tied(ranked[0].mirna, ranked[1].mirna) and references.other:
+        # Only a tie on miRNA needs the other references (each bowtie call costs ~0.2 s).
+        scores = scored(_aligned(inserts, references.other, threads))
     return scores
 
 
@@ -345,6 +359,8 @@ def _better(a: CandidateScore, b: CandidateScore) -> bool:
     """Clearly more reads on miRNAs, or as many and clearly more assigned."""
     if not _tied(a.mirna, b.mirna):
         return a.mirna > b.mirna
+    if a.assigned is None or b.assigned is None:
+        return False
     return not _tied(a.assigned, b.assigned) and a.assigned > b.assigned
 
 
@@ -355,7 +371,9 @@ def _warn_if_another_maps_better(
     requested: str,
 ) -> None:
     rival = max(
-        (s for s in scores if s is not declared), key=lambda s: (s.mirna, s.assigned), default=None
+        (s for s in scores if s is not declared),
+        key=lambda s: (s.mirna, s.assigned or 0),
+        default=None,
     )
     if rival is None:
         return
