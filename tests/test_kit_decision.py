@@ -123,7 +123,7 @@ def adapter_clipped_fraction(path: Path, kit, simulated_kit: str) -> float:
     """
     layout = SIMULATED_KITS[simulated_kit]
     truth = read_truth(path.with_name("truth.tsv"))
-    around = layout.five_prime_random + layout.three_prime_random + layout.poly_a
+    around = layout.five_prime_random + layout.three_prime_random  # poly(A): CATS' adapter
     room = truth["insert"].str.len() + around + 3 <= layout.default_read_length
     with_room = int(truth.loc[room, "reads"].sum())
     reads = Counter(fastq.first_sequences([path], READS))

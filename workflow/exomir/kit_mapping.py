@@ -13,13 +13,17 @@ composition-based choice (:mod:`exomir.kits`), so the decision depends on the re
 only where they tell the structures apart.
 
 Candidates: every preset whose adapter is in >= 10 % of reads, with all presets sharing
-that adapter; ``trimmed``; and, when the best preset is found in < 90 % of reads, the
-adapter inferred from the reads (:mod:`exomir.adapter_inference`: a preset without its
-first bases, or a de novo adapter, with a 5' barcode clipped when one is seen) if it
-explains clearly more reads. A declared protocol is scored against the same candidates
-and kept, with a warning when another structure puts at least twice as many reads on
-miRNAs. Alignment: bowtie ``-v 1 --norc -k 1`` (a hit, not where); UMI kits are scored
-in reads.
+that adapter; ``trimmed``; and, when the best preset is found with its first 3 bases
+exact in < 90 % of reads, the adapter inferred from the reads
+(:mod:`exomir.adapter_inference`: a preset without its first bases, or a de novo adapter;
+NEXTflex-like random ends and a 5' barcode as variants) if it explains >= 1.2x and 5
+points more reads; it then replaces the preset as the composition's choice.
+A declared protocol is scored against the same candidates and kept, with a warning when
+another structure puts at least twice as many reads on miRNAs (and 1 % of the reads
+more). Shifted forms of one adapter (same clipping) are not ranked by mapping, which
+cannot see a 1-4 nt shift; the adapter evidence (first bases exact) decides between
+them. Alignment: bowtie ``-v 1 --norc -k 1`` (a hit, not where); UMI kits are scored in
+reads.
 """
 
 from __future__ import annotations
@@ -159,7 +163,7 @@ def decide_structure(
     prior_score = by_name[prior.kit.name]
     best = prior_score
     for score in sorted(scores, key=lambda s: (-s.mirna, -(s.assigned or 0), s.kit.name)):
-        if _better(score, best):
+        if _better(score, best) and not _adapter_variants(score.kit, prior_score.kit):
             best = score
     prior.evidence["mapping"] = {
         "reads_sampled": sum(sample.values()),
@@ -283,15 +287,19 @@ def _inferred_kits(
 ) -> tuple[list[Kit], dict[str, Any]]:
     """Kits with an adapter inferred from the reads, best first, when presets explain few."""
     fractions = {name: summary["fraction"] for name, summary in evidence["adapters"].items()}
-    best_fraction = max(fractions.values(), default=0.0)
-    if best_fraction >= INFER_BELOW_FRACTION:
-        return [], {}
     sample = Counter(reads[:INFERENCE_READS])
     presets = {
         name: kits[name].adapter
         for name, fraction in fractions.items()
         if fraction >= PARTIAL_MIN_FRACTION and name in kits and kits[name].adapter
     }
+    # What the best preset explains with its own first bases (see explained_fraction).
+    best_name = max(sorted(presets), key=fractions.__getitem__, default=None)
+    best_fraction = (
+        adapter_inference.explained_fraction(sample, presets[best_name]) if best_name else 0.0
+    )
+    if best_fraction >= INFER_BELOW_FRACTION:
+        return [], {}
     found = adapter_inference.partial_presets(sample, presets)
     de_novo = adapter_inference.infer_adapter(sample)
     if de_novo is not None:
@@ -349,6 +357,28 @@ def _same_structure(inferred: Sequence[Kit], kit: Kit) -> Kit:
         ):
             return candidate
     return inferred[0]
+
+
+def _adapter_variants(a: Kit, b: Kit) -> bool:
+    """Same clipping, adapters shifted forms of each other (one missing its first bases).
+
+    Mapping cannot tell these apart: an adapter matched a base or two into the insert
+    leaves a shorter insert that still maps (often better: it loses the 3' additions).
+    Between them the adapter evidence decides (its own first bases found in the reads).
+    """
+    if (a.clip5, a.clip3_after_adapter, a.umi_length) != (
+        b.clip5,
+        b.clip3_after_adapter,
+        b.umi_length,
+    ):
+        return False
+    if not (a.adapter and b.adapter) or a.adapter == b.adapter:
+        return False
+    return any(
+        x[shift : shift + 10] == y[:10]
+        for x, y in ((a.adapter, b.adapter), (b.adapter, a.adapter))
+        for shift in range(0, 5)
+    )
 
 
 def _tied(a: int, b: int) -> bool:

@@ -41,6 +41,9 @@ rule bowtie_index_biotype:
 rule classify_biotypes:
     input:
         reads="results/align/{sample}/unassigned.fa",
+        long_reads="results/trimmed/{sample}/long_inserts.fa",
+        inserts="results/trimmed/{sample}/inserts.fa",
+        spikein_bam="results/align/{sample}/spikein.bam",
         fates="results/counts/per_sample/{sample}/fates.tsv",
         references=expand("results/reference/biotypes/{biotype}.fa", biotype=BIOTYPES),
         indexes=expand(
@@ -52,6 +55,7 @@ rule classify_biotypes:
         fates="results/counts/per_sample/{sample}/fates_biotypes.tsv",
         counts="results/counts/per_sample/{sample}/biotypes.tsv",
         unannotated="results/align/{sample}/unannotated.fa",
+        lengths="results/counts/per_sample/{sample}/insert_lengths_by_fate.tsv",
     log:
         "logs/biotypes/{sample}.log",
     conda:
@@ -67,6 +71,8 @@ rule classify_biotypes:
         " --index-dir results/reference/biotypes/bowtie --threads {threads}"
         " --fates-out {output.fates:q} --counts-out {output.counts:q}"
         " --unannotated-out {output.unannotated:q} --log {log:q}"
+        " --long-reads {input.long_reads:q} --inserts {input.inserts:q}"
+        " --spikein-bam {input.spikein_bam:q} --lengths-out {output.lengths:q}"
 
 
 rule merge_biotypes:
@@ -85,3 +91,20 @@ rule merge_biotypes:
         "exomir biotypes merge --sample-sheet {params.sheet:q}"
         " --template 'results/counts/per_sample/{{sample}}/biotypes.tsv'"
         " --order {params.order} --out {output:q} 2> {log:q}"
+
+
+rule merge_lengths_by_fate:
+    input:
+        per_sample("results/counts/per_sample/{sample}/insert_lengths_by_fate.tsv"),
+    output:
+        table="results/qc/insert_lengths_by_fate.tsv",
+        multiqc="results/qc/lengths_by_fate/insert_lengths_by_fate_mqc.json",
+    log:
+        "logs/count/merge_lengths_by_fate.log",
+    conda:
+        "../../envs/counting.yaml"
+    params:
+        samples=lambda w: " ".join(shlex.quote(s) for s in SAMPLE_NAMES),
+    shell:
+        "exomir biotypes merge-lengths --samples {params.samples} --inputs {input:q}"
+        " --out {output.table:q} --multiqc {output.multiqc:q} 2> {log:q}"

@@ -19,6 +19,7 @@ rule trim:
         protocol="results/trimmed/{sample}/protocol.json",
         inserts="results/trimmed/{sample}/inserts.fa",
         stats="results/trimmed/{sample}/trim_stats.json",
+        long_inserts="results/trimmed/{sample}/long_inserts.fa",
     log:
         "logs/trim/{sample}.log",
     conda:
@@ -43,4 +44,5 @@ rule trim:
         " --protocol {params.protocol} {params.adapter} --protocol-out {output.protocol:q}"
         " --min-length {params.min_length}"
         " --max-length {params.max_length} --threads {threads}"
-        " --inserts {output.inserts:q} --stats {output.stats:q} 2> {log:q}"
+        " --inserts {output.inserts:q} --stats {output.stats:q}"
+        " --long-inserts {output.long_inserts:q} 2> {log:q}"
