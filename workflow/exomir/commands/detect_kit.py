@@ -33,22 +33,20 @@ def add_kit_arguments(parser: argparse.ArgumentParser, *, required: bool) -> Non
     parser.add_argument(
         "--max-reads", type=int, default=100_000, help="reads examined (default 100000)"
     )
-    mapping = parser.add_argument_group(
-        "test mapping", "decide the read structure by mapping a sample of reads (none: off)"
-    )
-    mapping.add_argument(
+    # Test mapping (exomir.kit_mapping): no index given, no test mapping.
+    parser.add_argument(
         "--mirna-index",
         nargs="*",
         default=[],
         help="bowtie index prefix(es) whose hits count as miRNA (the hairpins)",
     )
-    mapping.add_argument(
+    parser.add_argument(
         "--reference-index",
         nargs="*",
         default=[],
         help="bowtie index prefix(es) whose hits count as assigned (spike-ins, biotypes)",
     )
-    mapping.add_argument(
+    parser.add_argument(
         "--mapping-reads",
         type=int,
         default=kit_mapping.DEFAULT_MAPPING_READS,
