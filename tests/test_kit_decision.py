@@ -217,3 +217,45 @@ def test_decision_table_is_printed():
         " | mapping s / decision s |\n|---|---|---|---:|---:|---:|---:|"
     )
     print("\n" + header + "\n" + "\n".join(_TABLE))
+
+
+REAL = [
+    ("human_truseq_1_2k.fastq.gz", "illumina"),
+    ("human_illumina_v15_SRR646457_2k.fastq.gz", "illumina_v15"),
+    ("mouse_qiaseq_umi_2k.fastq.gz", "qiaseq"),
+    ("qiaseq_umi_1.fastq.gz", "qiaseq"),
+    ("human_encode_trimmed_rep1_2k.fastq.gz", "trimmed"),
+]
+
+
+@pytest.mark.parametrize("name, kit", REAL)
+def test_real_libraries_keep_their_decisions(kits, references, name, kit):
+    detection = decide_structure(
+        fastq.first_sequences([DATA / "reads" / name], 100_000), "auto", None, kits, references
+    )
+    scores = {
+        c["protocol"]: c["mirna_fraction"] for c in detection.evidence["mapping"]["candidates"]
+    }
+    print(f"\n{name}: {detection.kit.name}; miRNA by candidate {scores}")
+    assert detection.kit.name == kit
+
+
+def test_real_barcoded_encode_library_gets_its_adapter_inferred_and_barcode_clipped(
+    kits, references
+):
+    """auto stopped with "no known 3' adapter" here; the adapter is ENCODE's
+    ACGGGCTAATATTTATCGGTGGAGCATCACGATCTCGTAT and each read starts with a 6-nt barcode."""
+    reads = fastq.first_sequences(
+        [DATA / "reads" / "human_encode_hepg2_barcoded_2k.fastq.gz"], 100_000
+    )
+    detection = decide_structure(reads, "auto", None, kits, references)
+    inferred = detection.evidence["inferred_adapter"]
+    print(f"\nHepG2: {detection.kit}; inferred {inferred}; {detection.evidence['mapping']}")
+    assert "ACGGGCTAATATTTATCGGTGGAGCATCACGATCTCGTAT".startswith(detection.kit.adapter)
+    assert len(detection.kit.adapter) >= 12
+    assert inferred["fraction"] >= 0.85
+    assert detection.kit.clip5 == 6
+    scores = {
+        c["protocol"]: c["mirna_fraction"] for c in detection.evidence["mapping"]["candidates"]
+    }
+    assert scores[detection.kit.name] > 5 * scores["inferred"]
