@@ -210,6 +210,15 @@ def test_shifted_v15_adapter_is_inferred(tmp_path, kits, references):
     assert detection.kit.adapter == inferred["adapter"]
 
 
+def test_declared_v15_on_shifted_v15_reads_warns_naming_the_adapter(tmp_path, kits, references):
+    path = simulated(tmp_path, "illumina_v15", V15[3:], None)
+    detection = decide_structure(
+        fastq.first_sequences([path], 100_000), "illumina_v15", None, kits, references
+    )
+    assert detection.kit.name == "illumina_v15"
+    assert any("adapter: TCGTATGCCGTCTTCTGCTTG" in w for w in detection.warnings)
+
+
 def test_decision_table_is_printed():
     """Runs last in this module: the per-case table of the runs above (with -s)."""
     header = (

@@ -140,6 +140,15 @@ def decide_structure(
         )
     if inference:
         prior.evidence["inferred_adapter"] = inference
+        if declared and inference["adapter"] != prior.kit.adapter:
+            prior.evidence["adapter_mismatch"] = inference["adapter"]
+            prior.warnings.append(
+                f"protocol {requested!r} declared, but the reads carry the adapter "
+                f"{inference['adapter']} ({inference['source']}) in "
+                f"{inference['fraction']:.1%} of reads, the best preset in "
+                f"{inference['best_preset_fraction']:.1%}; check adapter: "
+                f"(adapter: {inference['adapter']}?)"
+            )
     if inferred and not declared and prior.kit is not inferred[0]:
         # The inferred adapter explains clearly more reads than the preset: it is the
         # composition's choice now (a preset's adapter matched one or two bases into the

@@ -114,7 +114,9 @@ def likely_reason(fate: Mapping[str, float], protocol: Mapping | None) -> str:
     """Why a library holds (almost) no miRNA, first match of:
 
     - ``kit or adapter mismatch: <kit> maps better``: the kit decision's test mapping
-      (protocol.json) put clearly more reads on miRNAs with another structure;
+      (protocol.json) put clearly more reads on miRNAs with another structure, or
+      ``...: the reads carry adapter <sequence>``: a declared kit's adapter explains far
+      fewer reads than the one inferred from them;
     - ``degraded``: adapter dimers and too-short inserts are most of the input;
     - ``not a small-RNA library``: most reads are long inserts that no biotype took;
     - ``mostly <biotype>``: most reads are another small RNA (e.g. tRNA, rRNA fragments);
@@ -124,10 +126,12 @@ def likely_reason(fate: Mapping[str, float], protocol: Mapping | None) -> str:
     total = float(fate.get("input", 0) or 0)
     if total <= 0:
         return "no reads"
-    mapping = ((protocol or {}).get("evidence") or {}).get("mapping") or {}
-    better = mapping.get("better_than_declared")
+    evidence = (protocol or {}).get("evidence") or {}
+    better = (evidence.get("mapping") or {}).get("better_than_declared")
     if better:
         return f"kit or adapter mismatch: {better} maps better"
+    if evidence.get("adapter_mismatch"):
+        return f"kit or adapter mismatch: the reads carry adapter {evidence['adapter_mismatch']}"
 
     def share(*columns: str) -> float:
         return sum(float(fate.get(c, 0) or 0) for c in columns) / total
