@@ -235,8 +235,14 @@ def provenance_options(wildcards):
 def multiqc_read_inputs(wildcards):
     if COUNTS_MATRIX is not None:
         return []
-    lengths = ["results/qc/lengths_by_fate/insert_lengths_by_fate_mqc.json"] if BIOTYPES else []
-    return ["results/qc/multiqc", *lengths] + per_sample("logs/align/{sample}.hairpin.log")
+    lengths = (
+        ["results/qc/lengths_by_fate/insert_lengths_by_fate_mqc.json"]
+        if BIOTYPES
+        else []
+    )
+    return ["results/qc/multiqc", *lengths] + per_sample(
+        "logs/align/{sample}.hairpin.log"
+    )
 
 
 def multiqc_search_dirs(wildcards):
