@@ -38,6 +38,7 @@ localrules:
     merge_isomirs,
     merge_fates,
     merge_biotypes,
+    merge_lengths_by_fate,
     report_content,
     provenance,
     quality_gate,
