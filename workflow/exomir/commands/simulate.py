@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 
 from exomir.errors import ExomirError
-from exomir.simulate import DEFAULT_ERROR_RATE, DEFAULT_SPIKEINS, KITS, ORIGINS, simulate_library
+from exomir.simulate import (
+    DEFAULT_ERROR_RATE,
+    DEFAULT_SPIKEINS,
+    KITS,
+    ORIGINS,
+    RANDOM_BASE_MODELS,
+    TRNA_FRAGMENT_LENGTHS,
+    simulate_library,
+)
 
 HELP = "Simulate a small-RNA-seq library (FASTQ.gz) and its truth table, for accuracy tests"
 
@@ -22,6 +30,14 @@ def parse_composition(text: str) -> dict[str, float]:
         if not sep:
             raise ExomirError(f"--composition: expected origin=share, got '{item}'")
     return composition
+
+
+def _length_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    try:
+        return int(low), int(high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX, got '{text}'") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +61,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mirnas", type=int, default=300, help="size of the miRNA pool")
     parser.add_argument("--no-errors", action="store_true", help="no sequencing errors")
+    parser.add_argument(
+        "--adapter", help="sequence following the insert instead of the kit's (adapter variants)"
+    )
+    parser.add_argument(
+        "--random-bases",
+        choices=RANDOM_BASE_MODELS,
+        default="biased",
+        help="kit random bases next to the insert: ligation-biased (default) or uniform",
+    )
+    parser.add_argument(
+        "--trna-lengths",
+        type=_length_range,
+        default=TRNA_FRAGMENT_LENGTHS,
+        help="tRNA fragment lengths MIN-MAX (default %(default)s; tRNA halves: 31-40)",
+    )
     parser.add_argument("--fastq", required=True, help="output FASTQ.gz")
     parser.add_argument("--truth", required=True, help="output truth TSV")
 
@@ -65,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         composition=parse_composition(args.composition) if args.composition else None,
         n_mirnas=args.mirnas,
         error_rate=None if args.no_errors else DEFAULT_ERROR_RATE,
+        adapter=args.adapter,
+        random_bases=args.random_bases,
+        trna_lengths=args.trna_lengths,
     )
     print(
         f"{result.fastq}: {result.reads} reads ({result.molecules} molecules), "
