@@ -39,7 +39,7 @@ START_BASES = 3
 BARCODE_LENGTHS = range(4, 9)
 BARCODE_MIN_SHARE = 0.05
 BARCODE_COVERAGE = 0.85
-BARCODE_NEXT_COVERAGE = 0.6
+BARCODE_NEXT_DROP = 0.2  # coverage falls by this much one base past the barcode
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def five_prime_barcode_length(reads: Counter[str]) -> int:
     if not covered:
         return 0
     length = max(covered)
-    if length == BARCODE_LENGTHS[-1] or coverage(length + 1) >= BARCODE_NEXT_COVERAGE:
+    if length == BARCODE_LENGTHS[-1] or coverage(length + 1) > coverage(length) - BARCODE_NEXT_DROP:
         return 0
     return length
 
