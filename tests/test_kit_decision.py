@@ -175,6 +175,17 @@ def test_wrong_declared_kit_is_kept_and_warned_naming_the_better_one(
     assert any(f"with {kit} " in w and "check protocol:" in w for w in detection.warnings)
 
 
+@pytest.mark.parametrize("kit, declared", [("nextflex", "illumina"), ("illumina", "nextflex")])
+def test_wrong_declared_kit_is_warned_on_a_one_percent_mirna_library(
+    tmp_path, kits, references, kit, declared
+):
+    path = simulated(tmp_path, kit, None, LOW_MIRNA)
+    detection = decide_structure(
+        fastq.first_sequences([path], 100_000), declared, None, kits, references
+    )
+    assert detection.evidence["mapping"]["better_than_declared"] == kit
+
+
 def test_right_declared_kit_has_no_mapping_warning(tmp_path, kits, references):
     path = simulated(tmp_path, "nextflex", None, None)
     detection = decide_structure(

@@ -19,11 +19,11 @@ exact in < 90 % of reads, the adapter inferred from the reads
 NEXTflex-like random ends and a 5' barcode as variants) if it explains >= 1.2x and 5
 points more reads; it then replaces the preset as the composition's choice.
 A declared protocol is scored against the same candidates and kept, with a warning when
-another structure puts at least twice as many reads on miRNAs (and 1 % of the reads
-more). Shifted forms of one adapter (same clipping) are not ranked by mapping, which
-cannot see a 1-4 nt shift; the adapter evidence (first bases exact) decides between
-them. Alignment: bowtie ``-v 1 --norc -k 1`` (a hit, not where); UMI kits are scored in
-reads.
+another structure puts at least twice as many reads on miRNAs (and 20 reads, 0.1 % of
+the sampled reads, more: libraries with ~1 % miRNA are checked too). Shifted forms of
+one adapter (same clipping) are not ranked by mapping, which cannot see a 1-4 nt shift;
+the adapter evidence (first bases exact) decides between them. Alignment: bowtie
+``-v 1 --norc -k 1`` (a hit, not where); UMI kits are scored in reads.
 """
 
 from __future__ import annotations
@@ -59,10 +59,12 @@ INFERRED_GAIN = 1.2
 INFERRED_MIN_GAIN = 0.05
 PARTIAL_MIN_FRACTION = 0.02
 INFERENCE_READS = 10_000
+INFERRED_TIE = 0.01
 TIE_FRACTION = 0.02
 TIE_READS = 5
 DECLARED_WARNING_RATIO = 2.0
-DECLARED_WARNING_MIN_FRACTION = 0.01
+DECLARED_WARNING_MIN_FRACTION = 0.001
+DECLARED_WARNING_MIN_READS = 20
 MISMATCHES = 1
 INFERRED = "inferred"
 
@@ -317,7 +319,13 @@ def _inferred_kits(
         found.append(de_novo)
     if not found:
         return [], {}
-    best = max(found, key=lambda item: (item.fraction, item.source == "de novo"))
+    # A preset without its first 4 bases also matches reads carrying it without 3: among
+    # those explaining as many reads (within 1 point), the de novo one, else the longest.
+    top = max(item.fraction for item in found)
+    best = max(
+        (item for item in found if item.fraction >= top - INFERRED_TIE),
+        key=lambda item: (item.source == "de novo", len(item.sequence), item.fraction),
+    )
     if best.fraction < max(
         INFERRED_GAIN * best_fraction, best_fraction + INFERRED_MIN_GAIN, MIN_ADAPTER_FRACTION
     ):
@@ -419,9 +427,8 @@ def _warn_if_another_maps_better(
     if rival is None:
         return
     margin = rival.mirna - declared.mirna
-    if (
-        rival.mirna >= DECLARED_WARNING_RATIO * declared.mirna
-        and margin >= DECLARED_WARNING_MIN_FRACTION * declared.reads
+    if rival.mirna >= DECLARED_WARNING_RATIO * declared.mirna and margin >= max(
+        DECLARED_WARNING_MIN_READS, DECLARED_WARNING_MIN_FRACTION * declared.reads
     ):
         detection.warnings.append(
             f"protocol {requested!r} declared, but test mapping puts "
