@@ -155,7 +155,7 @@ def test_auto_decides_the_simulated_structure(
     _TABLE.append(
         f"| {case} | {detection.kit.name} | {right_structure(detection.kit, expected, kits)} "
         f"| {chosen['mirna_fraction']:.1%} | {len(mapping['candidates'])} | {clipped:.1%} "
-        f"| {mapping['seconds']:.2f} / {seconds:.2f} |"
+        f"| {detection.timings['mapping_seconds']:.2f} / {seconds:.2f} |"
     )
     print("\n" + _TABLE[-1])
     assert right_structure(detection.kit, expected, kits), (detection.kit, detection.evidence)

@@ -110,7 +110,7 @@ def main() -> int:
                         detect_kit(reads, kits).kit, expected, kits
                     )
                 clipped.append(clipped_share(fq, truth, detection.kit, kit, args.reads))
-                cpu.append(detection.evidence["mapping"]["cpu_seconds"])
+                cpu.append(detection.timings["mapping_cpu_seconds"])
                 if adapter is None and kit in WRONG:
                     tried_wrong += 1
                     declared = decide_structure(reads, WRONG[kit], None, kits, references)

@@ -177,11 +177,10 @@ def decide_structure(
     for score in sorted(scores, key=lambda s: (-s.mirna, -(s.assigned or 0), s.kit.name)):
         if _better(score, best) and not _adapter_variants(score.kit, prior_score.kit):
             best = score
+    prior.timings.update(mapping_seconds=seconds, mapping_cpu_seconds=cpu)
     prior.evidence["mapping"] = {
         "reads_sampled": sum(sample.values()),
         "mismatches": MISMATCHES,
-        "seconds": round(seconds, 3),
-        "cpu_seconds": round(cpu, 3),
         "best": best.kit.name,
         "candidates": [score.to_json() for score in scores],
     }

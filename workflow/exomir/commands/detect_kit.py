@@ -75,6 +75,13 @@ def detect(args: argparse.Namespace, command: str) -> kits.Detection:
     detection.warnings[:0] = warnings
     for warning in detection.warnings:
         print(f"exomir {command}: warning: sample {args.sample}: {warning}", file=sys.stderr)
+    if "mapping_seconds" in detection.timings:
+        print(
+            f"exomir {command}: sample {args.sample}: kit decided by test mapping "
+            f"({detection.kit.name}) in {detection.timings['mapping_seconds']:.2f} s, "
+            f"{detection.timings['mapping_cpu_seconds']:.2f} CPU s",
+            file=sys.stderr,
+        )
     return detection
 
 
