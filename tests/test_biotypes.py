@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import DATA, REPO, snakemake
-from exomir import cli
+from exomir import cli, tables
 from exomir import fates as fate_rows
 from exomir.align import align
 from exomir.biotypes import (
@@ -592,3 +592,102 @@ def test_bovine_serum_and_plasma_compositions_are_plausible(tmp_path):
         rows = list(csv.DictReader(handle, delimiter="\t"))
     top = max(rows, key=lambda r: float(r["serum"]))
     assert top["biotype"] == "tRNA" and top["feature"].endswith("_5p")
+
+
+# --- long fragments (> max_length) through the biotype step --------------------------
+
+
+@pytest.fixture(scope="module")
+def trna_halves(tmp_path_factory, bundled_indexes):
+    """A 75-nt TruSeq library of tRNA halves (31-40 nt) and miRNAs, trimmed with the default
+    16-30 nt window and classified with its long inserts; (fates, truth, lengths, folder)."""
+    from exomir.align import _empty_bam
+    from tools.simulate import read_truth, simulate_library
+
+    work = tmp_path_factory.mktemp("trna_halves")
+    mirbase = REPO / "resources" / "mirbase"
+    simulated = simulate_library(
+        mirbase / "mature.fa.gz",
+        mirbase / "hairpin.fa.gz",
+        "hsa",
+        6000,
+        "illumina",
+        11,
+        fastq_out=work / "halves.fastq.gz",
+        truth_out=work / "truth.tsv",
+        read_length=75,
+        trna_fa=DATA / "simulate" / "tRNA.fa",
+        trna_lengths=(31, 40),
+        composition={"mirna": 0.3, "trna": 0.6, "dimer": 0.1},
+    )
+    trim = [
+        "trim", "--sample", "S1", "--fastq", str(simulated.fastq), "--protocol", "illumina",
+        "--protocol-out", str(work / "protocol.json"), "--inserts", str(work / "inserts.fa"),
+        "--stats", str(work / "trim_stats.json"), "--long-inserts", str(work / "long.fa"),
+    ]  # fmt: skip
+    assert cli.main(trim) == 0
+    stats = tables.load_trim_stats(work / "trim_stats.json", "S1")
+    # No hairpin step here: every passing insert is "unassigned" for the biotype step.
+    row = fate_rows.sample_fates("S1", stats, spikein=0, mature=0, hairpin_only=0, source="test")
+    fate_rows.write_fates(work / "fates.tsv", row)
+    (work / "spikein.fa").write_text(">spike\nACGTACGTACGTACGTACGTAC\n")
+    _empty_bam(work / "spikein.fa", work / "spikein.bam")
+    classify = [
+        "biotypes", "classify", "--sample", "S1", "--reads", str(work / "inserts.fa"),
+        "--fates", str(work / "fates.tsv"), "--order", ",".join(BUNDLED_BIOTYPES),
+        "--references", *(str(bundled_indexes / f"{name}.fa") for name in BUNDLED_BIOTYPES),
+        "--indexes", *(str(bundled_indexes / "bowtie" / name) for name in BUNDLED_BIOTYPES),
+        "--mismatches", MISMATCHES, "--fates-out", str(work / "fates_biotypes.tsv"),
+        "--counts-out", str(work / "biotypes.tsv"), "--unannotated-out", str(work / "un.fa"),
+        "--log", str(work / "biotypes.log"), "--long-reads", str(work / "long.fa"),
+        "--inserts", str(work / "inserts.fa"), "--spikein-bam", str(work / "spikein.bam"),
+        "--lengths-out", str(work / "lengths.tsv"),
+    ]  # fmt: skip
+    assert cli.main(classify) == 0
+    with open(work / "fates_biotypes.tsv") as handle:
+        fates = next(csv.DictReader(handle, delimiter="\t"))
+    with open(work / "lengths.tsv") as handle:
+        lengths = list(csv.DictReader(handle, delimiter="\t"))
+    return fates, read_truth(simulated.truth), lengths, work, stats
+
+
+@needs_bowtie
+def test_trna_halves_longer_than_max_length_land_in_the_trna_fate(trna_halves):
+    fates, truth, _, _, stats = trna_halves
+    trna_reads = int(truth.loc[truth["origin"] == "trna", "reads"].sum())
+    assert stats["too_long"] >= 0.95 * trna_reads  # all of them are 31-40 nt
+    print(f"\ntRNA halves 31-40 nt: {trna_reads} reads, tRNA fate {fates['tRNA']}, "
+          f"too_long left {fates['too_long']}")  # fmt: skip
+    assert int(fates["tRNA"]) >= 0.95 * trna_reads
+    assert int(fates["too_long"]) <= 0.05 * trna_reads
+
+
+@needs_bowtie
+def test_fates_with_long_fragments_still_partition_the_input(trna_halves):
+    fates, truth, _, _, _ = trna_halves
+    partition = [c for c in fates if c not in ("sample", "input", "no_adapter")]
+    assert sum(int(fates[c]) for c in partition) == int(fates["input"]) == int(truth["reads"].sum())
+
+
+@needs_bowtie
+def test_insert_lengths_by_fate_sum_to_each_fate(trna_halves):
+    fates, _, lengths, work, _ = trna_halves
+    by_fate: dict[str, int] = {}
+    for row in lengths:
+        by_fate[row["fate"]] = by_fate.get(row["fate"], 0) + int(row["reads"])
+    assert by_fate["tRNA"] == int(fates["tRNA"])
+    assert by_fate.get("too_long", 0) == int(fates["too_long"])
+    assert by_fate.get("unassigned", 0) == int(fates["unassigned"])
+    trna_lengths = {int(r["length"]) for r in lengths if r["fate"] == "tRNA"}
+    assert min(trna_lengths) >= 29 and max(trna_lengths) <= 41  # 31-40 nt, +-1 for errors
+    assert cli.main(
+        [
+            "biotypes", "merge-lengths", "--samples", "S1", "--inputs", str(work / "lengths.tsv"),
+            "--out", str(work / "merged.tsv"), "--multiqc", str(work / "lengths_mqc.json"),
+        ]
+    ) == 0  # fmt: skip
+    import json
+
+    section = json.loads((work / "lengths_mqc.json").read_text())
+    assert section["plot_type"] == "linegraph"
+    assert sum(section["data"]["tRNA"].values()) == int(fates["tRNA"])

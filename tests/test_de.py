@@ -324,3 +324,70 @@ def test_contrast_command_reports_unknown_contrast_in_one_line(tmp_path, capsys)
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "no contrast named 'nope'" in err and err.count("\n") == 1
+
+
+# --- what cannot be fitted stops in one line ---------------------------------------------
+
+
+UNFITTABLE_CONTRAST = {"variable": "condition", "level": "b", "reference": "a"}
+
+
+def unfittable_run(tmp_path, counts: pd.DataFrame):
+    counts.index.name = "mirna"
+    counts.to_csv(tmp_path / "counts.tsv", sep="\t")
+    sheet = pd.DataFrame(
+        {"sample": list(counts.columns), "condition": ["a", "b"] * (len(counts.columns) // 2)}
+    )
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    spec = tmp_path / "normalization.json"
+    spec.write_text(
+        json.dumps({"design": "~ condition", "contrasts": {"b_vs_a": UNFITTABLE_CONTRAST}})
+    )
+    common = ["--counts", str(tmp_path / "counts.tsv"), "--samples", str(tmp_path / "samples.tsv")]
+    return common, spec
+
+
+ZERO = [0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    "values, problem",
+    [
+        ({"S1": ZERO, "S2": ZERO, "S3": ZERO, "S4": ZERO}, "every miRNA count is zero"),
+        ({"S1": [5, 0, 0], "S2": ZERO, "S3": ZERO, "S4": ZERO}, "too few samples"),
+        ({s: [5, 5, 5] for s in ("S1", "S2", "S3", "S4")}, "no miRNA count varies"),
+    ],
+    ids=["all-zero", "one-sample-with-reads", "no-variance"],
+)  # fmt: skip
+def test_de_that_cannot_be_fitted_stops_in_one_line_naming_samples(
+    tmp_path, capsys, values, problem
+):
+    counts = pd.DataFrame(values, index=["hsa-miR-1", "hsa-miR-2", "hsa-miR-3"])
+    common, spec = unfittable_run(tmp_path, counts)
+    out = tmp_path / "de"
+    outputs = ["--size-factors-out", str(out / "size_factors.tsv")]
+    outputs += ["--normalized-out", str(out / "normalized_counts.tsv")]
+    outputs += ["--vst-out", str(out / "vst_counts.tsv"), "--plot-dir", str(out / "plots")]
+    outputs += ["--pca-section-out", str(out / "multiqc" / "pca_mqc.yaml")]
+    status = main(["de-normalize", *common, "--config", str(spec), *outputs])
+    error = capsys.readouterr().err.strip()
+    assert status == 1
+    assert len(error.splitlines()) == 1 and "Traceback" not in error
+    assert problem in error and "S1" in error
+    assert not (tmp_path / "de" / "size_factors.tsv").exists()
+
+
+def test_contrast_without_variance_stops_in_one_line(tmp_path):
+    counts = pd.DataFrame(
+        {s: [5, 7, 9] for s in ["S1", "S2", "S3", "S4"]}, index=["m1", "m2", "m3"]
+    )
+    sheet = pd.DataFrame({"sample": ["S1", "S2", "S3", "S4"], "condition": ["a", "b", "a", "b"]})
+    specs = parse_contrasts(
+        {
+            "design": "~ condition",
+            "contrasts": {"b_vs_a": UNFITTABLE_CONTRAST},
+        }
+    )
+    factors = pd.Series(1.0, index=counts.columns)
+    with pytest.raises(ExomirError, match=r"no miRNA count varies.*S1, S2, S3, S4"):
+        de.run_contrast(counts, sheet, specs[0], factors, de.DESettings())

@@ -147,3 +147,72 @@ def test_command_reports_bad_input_in_one_line(tmp_path, capsys):
 
 def test_exclusions_without_quality_table_exclude_nothing():
     assert de_exclusions(None, drop_failing=True) == ({}, [])
+
+
+# --- likely_reason ----------------------------------------------------------------------
+
+
+def reason_fates(tmp_path):
+    header = FATES_HEADER.rstrip("\n").split("\t")
+    header.insert(header.index("unassigned"), "tRNA")
+    rows = {
+        # sample: input, dimer, too_short, too_long, mature, tRNA, unassigned
+        "good": (1_000_000, 50_000, 50_000, 50_000, 700_000, 100_000, 50_000),
+        "wrongkit": (1_000_000, 10_000, 300_000, 10_000, 5_000, 300_000, 375_000),
+        "degraded": (1_000_000, 400_000, 300_000, 0, 5_000, 100_000, 195_000),
+        "mrna": (1_000_000, 10_000, 10_000, 800_000, 5_000, 100_000, 75_000),
+        "trna": (1_000_000, 10_000, 50_000, 50_000, 5_000, 800_000, 85_000),
+        "unknown": (1_000_000, 10_000, 50_000, 50_000, 5_000, 100_000, 785_000),
+    }
+    lines = ["\t".join(header) + "\n"]
+    for sample, (total, dimer, short, long, mature, trna, rest) in rows.items():
+        lines.append(
+            f"{sample}\t{total}\t{dimer}\t{short}\t{long}\t0\t0\t{mature}\t0\t{trna}\t{rest}\t0\n"
+        )
+    path = tmp_path / "read_fates.tsv"
+    path.write_text("".join(lines))
+    return read_read_fates(path)
+
+
+def test_likely_reason_names_why_a_library_has_almost_no_mirna(tmp_path):
+    protocols = {
+        "wrongkit": {
+            "sample": "wrongkit",
+            "evidence": {"mapping": {"better_than_declared": "nextflex"}},
+        }
+    }
+    table = evaluate_quality(reason_fates(tmp_path), QualityThresholds(), protocols)
+    reasons = by_sample(table)["likely_reason"].to_dict()
+    assert reasons == {
+        "good": "none",
+        "wrongkit": "kit or adapter mismatch: nextflex maps better",
+        "degraded": "degraded",
+        "mrna": "not a small-RNA library",
+        "trna": "mostly tRNA",
+        "unknown": "mostly unassigned",
+    }
+    assert QUALITY_COLUMNS[-1] == "likely_reason"
+
+
+def test_quality_gate_cli_reads_protocols_for_the_likely_reason(tmp_path):
+    import json
+
+    fates = reason_fates(tmp_path)  # writes read_fates.tsv
+    protocol = tmp_path / "wrongkit.protocol.json"
+    protocol.write_text(
+        json.dumps(
+            {"sample": "wrongkit", "evidence": {"mapping": {"better_than_declared": "qiaseq"}}}
+        )
+    )
+    out = tmp_path / "ev_quality.tsv"
+    spec = tmp_path / "quality_gate.json"
+    spec.write_text("{}")
+    protocols = tmp_path / "protocols.tsv"
+    protocols.write_text(f"wrongkit\t{protocol}\n")
+    status = main(
+        ["quality-gate", "--read-fates", str(tmp_path / "read_fates.tsv"), "--config", str(spec),
+         "--protocols", str(protocols), "--out", str(out)]
+    )  # fmt: skip
+    assert status == 0 and len(fates) == 6
+    table = pd.read_csv(out, sep="\t").set_index("sample")
+    assert table.loc["wrongkit", "likely_reason"] == "kit or adapter mismatch: qiaseq maps better"

@@ -102,6 +102,8 @@ def extract_insert(kit: str, read: str) -> tuple[str, str]:
         return read[3 : read.index("A" * 31 + "GATCGG")].rstrip("A"), ""
     if kit == "nebnext":
         return read[: read.index(READ1_3P)], ""
+    if kit == "illumina_v15":
+        return read[: read.index(KITS["illumina_v15"].adapter)], ""
     raise AssertionError(kit)
 
 
@@ -508,3 +510,42 @@ def test_cli_rejects_malformed_composition(tmp_path, capsys):
     argv += ["--fastq", str(tmp_path / "s.fastq.gz"), "--truth", str(tmp_path / "s.tsv")]
     assert main(argv) == 1
     assert "expected origin=share, got 'mirna'" in capsys.readouterr().err
+
+
+def test_random_bases_are_ligation_biased_by_default_and_uniform_on_request(tmp_path):
+    """NEXTflex 4N bases: skewed (G-rich first base) unless random_bases='uniform'."""
+    shares = {}
+    for model in ("biased", "uniform"):
+        result = simulate(
+            tmp_path,
+            "nextflex",
+            seed=1 if model == "biased" else 2,
+            n_reads=4000,
+            error_rate=None,
+            random_bases=model,
+            composition={"mirna": 1.0},
+        )
+        first = Counter(read[0] for read in reads_of(result.fastq))
+        shares[model] = first["G"] / sum(first.values())
+    assert shares["biased"] > 0.42
+    assert 0.2 < shares["uniform"] < 0.3
+
+
+def test_adapter_override_follows_the_insert(tmp_path):
+    adapter = "GTCCAGTTACGGATCTAGGCTTAACCGATG"
+    result = simulate(tmp_path, "illumina", n_reads=500, error_rate=None, adapter=adapter)
+    truth = read_truth(result.truth)
+    reads = reads_of(result.fastq)
+    with_room = [r for r in reads if adapter[:10] in r]
+    assert len(with_room) > 0.8 * len(reads)
+    dimers = int(truth.loc[truth["origin"] == "dimer", "reads"].sum())
+    assert sum(r.startswith(adapter) for r in reads) == dimers
+
+
+def test_trna_lengths_bound_the_trna_fragments(tmp_path):
+    result = simulate(
+        tmp_path, "illumina", n_reads=2000, error_rate=None, trna_lengths=(31, 40),
+        composition={"trna": 1.0}, read_length=75,
+    )  # fmt: skip
+    lengths = read_truth(result.truth)["insert"].str.len()
+    assert lengths.between(31, 40).all()

@@ -26,7 +26,7 @@ import itertools
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +131,26 @@ KITS: dict[str, KitLayout] = {
     ),
     "cats": KitLayout("cats", _TRUSEQ_READ1_3P, five_prime_random=3, poly_a=30),
     "nebnext": KitLayout("nebnext", _TRUSEQ_READ1_3P),
+    # GAII-era Illumina small RNA v1.5: the P7 primer follows the insert directly.
+    "illumina_v15": KitLayout("illumina_v15", _TRUSEQ_INDEX_AND_P7[6:] + "ATCTCGTATGCC"),
 }
+
+# Random bases of real kits are not uniform: the ligases prefer some bases next to the
+# insert (NEXTflex 4N: G-rich at the 5' adapter, the 3' 4N A/T-poor), so a 5'-base
+# composition test does not see them as random. Rows: positions 5' to 3', columns A, C, G, T.
+LIGATION_BIASED_5P = (
+    (0.16, 0.14, 0.48, 0.22),
+    (0.20, 0.18, 0.40, 0.22),
+    (0.24, 0.22, 0.30, 0.24),
+    (0.22, 0.26, 0.32, 0.20),
+)
+LIGATION_BIASED_3P = (
+    (0.22, 0.28, 0.30, 0.20),
+    (0.20, 0.30, 0.30, 0.20),
+    (0.18, 0.32, 0.32, 0.18),
+    (0.16, 0.36, 0.32, 0.16),
+)
+RANDOM_BASE_MODELS = ("biased", "uniform")
 
 
 @dataclass(frozen=True)
@@ -325,12 +344,14 @@ def _draw_spikein(n: int, spikeins: list, templates: _Templates, rng) -> np.ndar
     return tids[rng.integers(0, len(spikeins), size=n)]
 
 
-def _draw_trna(n: int, sources: list[str], templates: _Templates, rng) -> np.ndarray:
+def _draw_trna(
+    n: int, sources: list[str], templates: _Templates, rng, lengths=TRNA_FRAGMENT_LENGTHS
+) -> np.ndarray:
     extended = [s + "CCA" for s in sources]
     ext_len = np.array([len(s) for s in extended])
     weights = rng.lognormal(0.0, 1.0, size=len(sources))
     which = rng.choice(len(sources), size=n, p=weights / weights.sum())
-    low, high = TRNA_FRAGMENT_LENGTHS
+    low, high = lengths
     length = rng.integers(low, high + 1, size=n)
     kind = rng.choice(3, size=n, p=TRNA_FRAGMENT_KIND_P)
     room = ext_len[which] - length  # >= 10 since sources are >= 50 nt
@@ -355,6 +376,20 @@ def _draw_random(n: int, templates: _Templates, rng) -> np.ndarray:
         [add("random", "", letters[i * high : i * high + size]) for i, size in enumerate(lengths)],
         dtype=np.int64,
     )
+
+
+def _random_bases(n: int, layout: KitLayout, model: str, rng) -> np.ndarray:
+    """Per molecule: its 5' random, 3' random and UMI bases (codes 0-3), in that order."""
+    n_random = layout.five_prime_random + layout.three_prime_random + layout.umi_length
+    bases = rng.integers(0, 4, size=(n, n_random), dtype=np.uint8)
+    if model == "uniform":
+        return bases
+    head, tail = layout.five_prime_random, layout.three_prime_random
+    columns = [(i, LIGATION_BIASED_5P[min(i, 3)]) for i in range(head)]
+    columns += [(head + i, LIGATION_BIASED_3P[min(i, 3)]) for i in range(tail)]
+    for column, shares in columns:
+        bases[:, column] = rng.choice(4, size=n, p=np.array(shares) / sum(shares))
+    return bases
 
 
 def _copies_per_molecule(n_reads: int, layout: KitLayout, mean_copies: float, rng) -> np.ndarray:
@@ -562,6 +597,9 @@ def simulate_library(
     mean_pcr_copies: float = 2.5,
     umi_pcr_error_rate: float = 0.03,
     tail_rate: float = DEFAULT_TAIL_RATE,
+    adapter: str | None = None,
+    random_bases: str = "biased",
+    trna_lengths: tuple[int, int] = TRNA_FRAGMENT_LENGTHS,
 ) -> SimulationResult:
     """Write a simulated FASTQ.gz and its truth TSV; the same seed gives identical bytes.
 
@@ -570,14 +608,28 @@ def simulate_library(
     ``umi_pcr_error_rate`` share of duplicate reads carries one UMI substitution.
     ``error_rate`` is the substitution rate at the first and last base (linear between);
     ``None`` switches sequencing errors off. ``tail_rate`` is the share of miRNA molecules
-    with a non-templated 3' tail (see ``tail_model``). ``read_length`` defaults to the kit's (50 nt;
-    75 nt for qiaseq, whose UMI would not fit in 50).
+    with a non-templated 3' tail (see ``tail_model``). ``read_length`` defaults to the kit's
+    (50 nt; 75 nt for qiaseq, whose UMI would not fit in 50). ``adapter`` replaces the sequence
+    that follows the insert (adapter variants, unknown adapters); ``random_bases`` is
+    ``biased`` (the kit's random insert-flanking bases drawn with ligation bias, see
+    ``LIGATION_BIASED_5P``; UMIs stay uniform) or ``uniform``; ``trna_lengths`` bounds the
+    tRNA fragment lengths (e.g. (31, 40) for tRNA halves).
     """
     if kit not in KITS:
         raise ExomirError(f"simulate: unknown kit '{kit}'; use one of {', '.join(sorted(KITS))}")
     if n_reads < 1:
         raise ExomirError(f"simulate: number of reads must be positive, got {n_reads}")
+    if random_bases not in RANDOM_BASE_MODELS:
+        raise ExomirError(
+            f"simulate: random bases '{random_bases}': use {' or '.join(RANDOM_BASE_MODELS)}"
+        )
     layout = KITS[kit]
+    if adapter is not None:
+        if not adapter or set(adapter) - set("ACGT"):
+            raise ExomirError(f"simulate: adapter {adapter!r} must be letters A, C, G, T")
+        layout = replace(layout, adapter=adapter)
+    if not 1 <= trna_lengths[0] <= trna_lengths[1]:
+        raise ExomirError(f"simulate: tRNA fragment lengths {trna_lengths} are not a range")
     read_length = layout.default_read_length if read_length is None else int(read_length)
     if read_length < layout.five_prime_random + 16:
         raise ExomirError(f"simulate: read length {read_length} is too short for kit '{kit}'")
@@ -602,7 +654,7 @@ def simulate_library(
     draws = {
         "mirna": lambda n: _draw_mirna(n, pool, templates, rng, tail_rate),
         "spikein": lambda n: _draw_spikein(n, spikein_seqs, templates, rng),
-        "trna": lambda n: _draw_trna(n, trna_sources, templates, rng),
+        "trna": lambda n: _draw_trna(n, trna_sources, templates, rng, trna_lengths),
         "random": lambda n: _draw_random(n, templates, rng),
         "dimer": lambda n: np.full(n, templates.add("dimer", "", ""), dtype=np.int64),
     }
@@ -613,7 +665,7 @@ def simulate_library(
             molecule_template[members] = draws[name](len(members))
 
     n_random = layout.five_prime_random + layout.three_prime_random + layout.umi_length
-    molecule_random = rng.integers(0, 4, size=(n_molecules, n_random), dtype=np.uint8)
+    molecule_random = _random_bases(n_molecules, layout, random_bases, rng)
     read_molecule = np.repeat(np.arange(n_molecules, dtype=np.int64), copies)
     copy_index = np.arange(n_reads) - np.repeat(np.cumsum(copies) - copies, copies)
     if layout.umi_length:

@@ -18,6 +18,8 @@ from tools.simulate import (
     DEFAULT_TAIL_RATE,
     KITS,
     ORIGINS,
+    RANDOM_BASE_MODELS,
+    TRNA_FRAGMENT_LENGTHS,
     simulate_library,
 )
 
@@ -36,6 +38,14 @@ def parse_composition(text: str) -> dict[str, float]:
         if not sep:
             raise ExomirError(f"--composition: expected origin=share, got '{item}'")
     return composition
+
+
+def _length_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    try:
+        return int(low), int(high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX, got '{text}'") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +75,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="share of miRNA molecules with a non-templated 3' tail of 1-3 nt (mostly A/U)",
     )
     parser.add_argument("--no-errors", action="store_true", help="no sequencing errors")
+    parser.add_argument(
+        "--adapter", help="sequence following the insert instead of the kit's (adapter variants)"
+    )
+    parser.add_argument(
+        "--random-bases",
+        choices=RANDOM_BASE_MODELS,
+        default="biased",
+        help="kit random bases next to the insert: ligation-biased (default) or uniform",
+    )
+    parser.add_argument(
+        "--trna-lengths",
+        type=_length_range,
+        default=TRNA_FRAGMENT_LENGTHS,
+        help="tRNA fragment lengths MIN-MAX (default %(default)s; tRNA halves: 31-40)",
+    )
     parser.add_argument("--fastq", required=True, help="output FASTQ.gz")
     parser.add_argument("--truth", required=True, help="output truth TSV")
 
@@ -86,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         n_mirnas=args.mirnas,
         error_rate=None if args.no_errors else DEFAULT_ERROR_RATE,
         tail_rate=args.tail_rate,
+        adapter=args.adapter,
+        random_bases=args.random_bases,
+        trna_lengths=args.trna_lengths,
     )
     print(
         f"{result.fastq}: {result.reads} reads ({result.molecules} molecules), "

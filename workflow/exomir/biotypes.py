@@ -26,13 +26,14 @@ most one biotype and the read-fate partition still sums to the input.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import groupby
 from operator import attrgetter
@@ -96,11 +97,27 @@ class BiotypeStep:
 
 @dataclass(frozen=True)
 class BiotypeCounts:
-    """Reads (integer) that landed in one biotype, and their split over its features."""
+    """Reads (integer) that landed in one biotype, their split over its features, and their
+    insert lengths (length → reads)."""
 
     biotype: str
     reads: int
     features: dict[str, float]
+    lengths: dict[int, int] = field(default_factory=dict)
+
+    def plus(self, other: BiotypeCounts) -> BiotypeCounts:
+        """Both reads' counts (short unassigned and long inserts of one biotype)."""
+        features = dict(self.features)
+        for feature, value in other.features.items():
+            features[feature] = features.get(feature, 0.0) + value
+        lengths = Counter(self.lengths)
+        lengths.update(other.lengths)
+        return BiotypeCounts(
+            self.biotype,
+            self.reads + other.reads,
+            {f: features[f] for f in sorted(features)},
+            dict(sorted(lengths.items())),
+        )
 
 
 # ---------------------------------------------------------------- configuration
@@ -256,6 +273,7 @@ def count_alignments(
     """Reads in one biotype's BAM (bowtie order) and their fractional split over features."""
     bam_path = Path(bam_path)
     weights_by_features: Counter = Counter()
+    lengths: Counter = Counter()
     split_by_region = biotype == TRNA
     with pysam.AlignmentFile(str(bam_path), "rb", check_sq=False) as bam:
         unknown = [name for name in bam.references if name not in features]
@@ -266,9 +284,11 @@ def count_alignments(
         target = [features[name] for name in bam.references]
         for name, alignments in groupby(bam, key=_query_name):
             hit: set[str] = set()
+            length_of_read = 0
             for alignment in alignments:
                 if alignment.flag & _SKIPPED_FLAGS:
                     continue
+                length_of_read = alignment.query_length
                 feature, length = target[alignment.reference_id]
                 if split_by_region:
                     region = trna_region(alignment.reference_start, alignment.reference_end, length)
@@ -276,9 +296,11 @@ def count_alignments(
                 hit.add(feature)
             if hit:
                 try:
-                    weights_by_features[tuple(sorted(hit))] += parse_count(name)
+                    weight = parse_count(name)
                 except ExomirError as error:
                     raise ExomirError(f"{bam_path}: {error}") from None
+                weights_by_features[tuple(sorted(hit))] += weight
+                lengths[length_of_read] += weight
     shares: dict[str, Fraction] = {}
     for hit_features in sorted(weights_by_features):
         share = Fraction(weights_by_features[hit_features], len(hit_features))
@@ -288,6 +310,7 @@ def count_alignments(
         biotype=biotype,
         reads=sum(weights_by_features.values()),
         features={feature: float(shares[feature]) for feature in sorted(shares)},
+        lengths=dict(sorted(lengths.items())),
     )
 
 
@@ -346,11 +369,16 @@ def classify_sample(
     unannotated_out: str | os.PathLike,
     log: str | os.PathLike,
     threads: int = 1,
+    long_reads: str | os.PathLike | None = None,
+    lengths: LengthInputs | None = None,
 ) -> list[BiotypeCounts]:
     """Align one sample's unassigned reads through the biotype chain; write its tables.
 
     Checks that ``reads`` holds exactly the ``unassigned`` reads of ``fates`` (both from the
     same run) and that every read ends in one biotype or in ``unannotated_out``.
+    ``long_reads`` (the trim step's inserts longer than max_length, exactly ``too_long``)
+    go through the same chain; what no biotype takes stays ``too_long``. With ``lengths``,
+    the insert-length distribution by fate is written too (see :func:`lengths_by_fate`).
     """
     row = read_fate_row(fates, sample)
     total = collapsed_total(reads)
@@ -359,8 +387,11 @@ def classify_sample(
             f"{reads}: sample {sample}: holds {total} reads but {fates} says "
             f"{row['unassigned']} are unassigned (files from different runs?)"
         )
-    counts: list[BiotypeCounts] = []
-    log_parts: list[str] = []
+    if long_reads is not None and collapsed_total(long_reads) != row["too_long"]:
+        raise ExomirError(
+            f"{long_reads}: sample {sample}: holds {collapsed_total(long_reads)} reads but "
+            f"{fates} says {row['too_long']} are too long (files from different runs?)"
+        )
     unannotated_out = Path(unannotated_out)
     unannotated_out.parent.mkdir(parents=True, exist_ok=True)
     # A killed (SIGKILL) earlier attempt of this job cannot have removed its scratch folder.
@@ -368,43 +399,205 @@ def classify_sample(
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=unannotated_out.parent) as tmp:
         scratch = Path(tmp)
-        current = Path(reads)
-        for step in steps:
-            bam = scratch / f"{step.name}.bam"
-            unaligned = scratch / f"after_{step.name}.fa"
-            step_log = scratch / f"{step.name}.log"
-            align(
-                current,
-                step.index,
-                step.reference,
-                bam,
-                unaligned,
-                step_log,
-                mismatches=step.mismatches,
-                threads=threads,
-            )
-            result = count_alignments(bam, step.name, load_features(step.reference))
-            counts.append(result)
-            log_parts.append(
-                f"## {step.name} (bowtie -v {step.mismatches}): {result.reads} reads\n"
-                + step_log.read_text()
-            )
-            current = unaligned
+        counts, current, log_parts = _run_chain(Path(reads), steps, scratch / "short", threads)
         left = write_sorted_collapsed(current, unannotated_out)
+        long_counts: list[BiotypeCounts] = []
+        long_left: Counter[int] = Counter()
+        if long_reads is not None:
+            long_counts, long_current, long_log = _run_chain(
+                Path(long_reads), steps, scratch / "long", threads
+            )
+            log_parts += [part.replace("## ", "## long inserts, ", 1) for part in long_log]
+            long_left = _collapsed_lengths(long_current)
+        short_left = _collapsed_lengths(unannotated_out)
     if sum(c.reads for c in counts) + left != total:
         raise ExomirError(
             f"{reads}: sample {sample}: biotype reads plus {left} unannotated do not add up "
             f"to the {total} unassigned reads"
         )
     biotype_reads = [(c.biotype, c.reads) for c in counts]
-    write_fate_row(fates_out, sample, split_unassigned(row, biotype_reads, str(fates), sample))
-    write_sample_counts(counts_out, sample, counts)
+    long_reads = [(c.biotype, c.reads) for c in long_counts]
+    write_fate_row(
+        fates_out, sample, split_unassigned(row, biotype_reads, str(fates), sample, long_reads)
+    )
+    merged = (
+        [c.plus(x) for c, x in zip(counts, long_counts, strict=True)] if long_counts else counts
+    )
+    write_sample_counts(counts_out, sample, merged)
+    if lengths is not None:
+        table = lengths_by_fate(lengths, merged, short_left, long_left)
+        write_lengths_by_fate(lengths.out, sample, table)
     with atomic_open(log) as handle:
         handle.write("".join(log_parts) + f"## unannotated: {left} reads\n")
-    return counts
+    return merged
+
+
+def _run_chain(
+    reads: Path, steps: Sequence[BiotypeStep], scratch: Path, threads: int
+) -> tuple[list[BiotypeCounts], Path, list[str]]:
+    """Each step aligns what the previous left; (counts, what is left, log parts)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    counts: list[BiotypeCounts] = []
+    log_parts: list[str] = []
+    current = reads
+    for step in steps:
+        bam = scratch / f"{step.name}.bam"
+        unaligned = scratch / f"after_{step.name}.fa"
+        step_log = scratch / f"{step.name}.log"
+        align(
+            current,
+            step.index,
+            step.reference,
+            bam,
+            unaligned,
+            step_log,
+            mismatches=step.mismatches,
+            threads=threads,
+        )
+        result = count_alignments(bam, step.name, load_features(step.reference))
+        counts.append(result)
+        log_parts.append(
+            f"## {step.name} (bowtie -v {step.mismatches}): {result.reads} reads\n"
+            + step_log.read_text()
+        )
+        current = unaligned
+    return counts, current, log_parts
+
+
+# ---------------------------------------------------------------- insert lengths by fate
+
+
+@dataclass(frozen=True)
+class LengthInputs:
+    """What the insert-length-by-fate table is made from, and where it goes."""
+
+    inserts: Path  # the trim step's inserts.fa (every passing insert)
+    unassigned: Path  # what spike-ins and hairpins left (the classify input)
+    spikein_bam: Path
+    out: Path
+
+
+LENGTH_FATES_FIXED = ("spikein", "mirna_hairpin")
+
+
+def _collapsed_lengths(path: str | os.PathLike) -> Counter[int]:
+    lengths: Counter[int] = Counter()
+    for _, sequence, count in read_collapsed(path):
+        lengths[len(sequence)] += count
+    return lengths
+
+
+def _bam_lengths(path: Path) -> Counter[int]:
+    lengths: Counter[int] = Counter()
+    with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
+        for name, alignments in groupby(bam, key=_query_name):
+            first = next(alignments)
+            lengths[first.query_length] += parse_count(name)
+    return lengths
+
+
+def lengths_by_fate(
+    inputs: LengthInputs,
+    counts: Sequence[BiotypeCounts],
+    unannotated: Counter[int],
+    long_unannotated: Counter[int],
+) -> dict[str, Counter[int]]:
+    """Reads by insert length for each fate: spike-in, miRNA hairpin, each biotype, unassigned
+    (passing inserts no reference took) and too_long (long inserts no biotype took).
+
+    Hairpin = passing − unassigned − spike-in: the reads that aligned to hairpins (mature
+    and hairpin_only). Units are those of the read fates (molecules for UMI kits).
+    """
+    passing = _collapsed_lengths(inputs.inserts)
+    left = _collapsed_lengths(inputs.unassigned)
+    spikein = _bam_lengths(inputs.spikein_bam)
+    hairpin = Counter(passing)
+    hairpin.subtract(left)
+    hairpin.subtract(spikein)
+    table = {"spikein": spikein, "mirna_hairpin": +hairpin}
+    for biotype in counts:
+        table[biotype.biotype] = Counter(biotype.lengths)
+    table["unassigned"] = Counter(unannotated)
+    table["too_long"] = Counter(long_unannotated)
+    return table
+
+
+def write_lengths_by_fate(
+    path: str | os.PathLike, sample: str, table: Mapping[str, Counter[int]]
+) -> None:
+    """``sample fate length reads`` rows, fates in table order, lengths ascending."""
+    with atomic_open(path) as handle:
+        handle.write("sample\tfate\tlength\treads\n")
+        for fate, lengths in table.items():
+            handle.writelines(
+                f"{sample}\t{fate}\t{length}\t{lengths[length]}\n"
+                for length in sorted(lengths)
+                if lengths[length]
+            )
 
 
 # ---------------------------------------------------------------- cohort
+
+
+def merge_lengths_by_fate(
+    samples: Sequence[str],
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    multiqc_out: str | os.PathLike,
+) -> None:
+    """Concatenate per-sample length tables; write a MultiQC line graph of the cohort.
+
+    The line graph has one line per fate: reads at each insert length summed over samples
+    (per-sample rows are in ``out``).
+    """
+    if len(samples) != len(inputs):
+        raise ExomirError(f"{len(samples)} sample names but {len(inputs)} input files")
+    header = "sample\tfate\tlength\treads"
+    totals: dict[str, Counter[int]] = {}
+    with atomic_open(out) as handle:
+        handle.write(header + "\n")
+        for sample, path in zip(samples, map(Path, inputs), strict=True):
+            try:
+                lines = path.read_text().splitlines()
+            except FileNotFoundError:
+                raise ExomirError(f"{path}: input file is missing") from None
+            if not lines or lines[0] != header:
+                raise ExomirError(f"{path}: header must be {header!r}")
+            for line_number, line in enumerate(lines[1:], start=2):
+                fields = line.split("\t")
+                if len(fields) != 4 or fields[0] != sample:
+                    raise ExomirError(
+                        f"{path}: line {line_number}: expected sample {sample}, fate, length, reads"
+                    )
+                try:
+                    length, reads = int(fields[2]), int(fields[3])
+                except ValueError:
+                    raise ExomirError(f"{path}: line {line_number}: not whole numbers") from None
+                totals.setdefault(fields[1], Counter())[length] += reads
+                handle.write(line + "\n")
+    section = {
+        "id": "exomir_lengths_by_fate",
+        "section_name": "Insert length by fate",
+        "description": (
+            "Reads at each insert length (after adapter and kit clipping) by where they went: "
+            "spike-ins, miRNA hairpins, each small-RNA biotype, unassigned (passed trimming, "
+            "no reference took them) and too_long (longer than max_length, no biotype took "
+            "them); summed over samples. Per-sample rows: results/qc/insert_lengths_by_fate.tsv."
+        ),
+        "plot_type": "linegraph",
+        "pconfig": {
+            "id": "exomir_lengths_by_fate_plot",
+            "title": "exomir: insert length by fate",
+            "xlab": "insert length (nt)",
+            "ylab": "reads",
+        },
+        "data": {
+            fate: {str(n): lengths[n] for n in sorted(lengths)} for fate, lengths in totals.items()
+        },
+    }
+    with atomic_open(multiqc_out) as handle:
+        json.dump(section, handle, indent=1)
+        handle.write("\n")
 
 
 def merge_biotype_counts(

@@ -259,8 +259,16 @@ def run_contrast(
     if missing:
         raise ExomirError(f"count matrix: no column for sample(s) {', '.join(missing)}")
     integer_counts = rounded_counts(counts[samples])
+    what = f"{where}: contrast '{spec.name}'"
+    check_fittable(integer_counts, what)
     factors = [float(size_factors[s]) for s in samples]
-    table, vst, used, messages = _fit(integer_counts, design, factors, settings, n_cpus)
+    try:
+        table, vst, used, messages = _fit(integer_counts, design, factors, settings, n_cpus)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError) as error:
+        raise ExomirError(
+            f"{what}: DE cannot be fitted on samples {', '.join(samples)} "
+            f"({type(error).__name__}: {' '.join(str(error).split())})"
+        ) from error
     table.index.name = "mirna"
     table = _sorted_results(table.reset_index())
     used_factors = pd.Series(used, index=samples)
@@ -269,6 +277,31 @@ def run_contrast(
     summary["notes"] = [ROUNDING_NOTE, *messages]
     vst_frame = pd.DataFrame(vst.T, index=integer_counts.index, columns=samples)
     return ContrastResult(table, summary, vst_frame, used_factors)
+
+
+def check_fittable(counts: pd.DataFrame, what: str) -> None:
+    """Stop with one line when ``counts`` (miRNA x sample) holds nothing a model can fit.
+
+    Too few samples, all-zero counts and counts without variance make pydeseq2 and the
+    PCA fail deep inside numpy (``LinAlgError: SVD did not converge``); users need the
+    problem and the samples instead.
+    """
+    samples = [str(s) for s in counts.columns]
+    named = ", ".join(samples) if samples else "none"
+    if len(samples) < 2:
+        raise ExomirError(f"{what}: too few samples with miRNA reads for DE ({named})")
+    values = counts.fillna(0).to_numpy(dtype=float)
+    if not values.any():
+        raise ExomirError(f"{what}: every miRNA count is zero in samples {named}")
+    totals = values.sum(axis=0)
+    if (values == values[:, :1]).all() or not (totals > 0).all():
+        empty = [s for s, total in zip(samples, totals, strict=True) if total <= 0]
+        problem = (
+            f"sample(s) {', '.join(empty)} have no miRNA reads"
+            if empty
+            else "no miRNA count varies between samples"
+        )
+        raise ExomirError(f"{what}: {problem} (samples {named}); nothing to fit")
 
 
 def _summary(

@@ -116,21 +116,35 @@ def read_fate_row(path: str | os.PathLike, sample: str) -> dict[str, int]:
 
 
 def split_unassigned(
-    row: Mapping[str, int], biotypes: Sequence[tuple[str, int]], source: str, sample: str
+    row: Mapping[str, int],
+    biotypes: Sequence[tuple[str, int]],
+    source: str,
+    sample: str,
+    long_biotypes: Sequence[tuple[str, int]] = (),
 ) -> list[tuple[str, int]]:
-    """Fate columns with ``unassigned`` split into (biotype, reads), in order, and the rest."""
+    """Fate columns with ``unassigned`` split into (biotype, reads), in order, and the rest.
+
+    ``long_biotypes`` are the biotypes of the long inserts (> max_length): they leave
+    ``too_long`` for their biotype's column, so ``too_long`` is what no biotype took.
+    """
     assigned = sum(reads for _, reads in biotypes)
     remaining = row["unassigned"] - assigned
-    if remaining < 0:
+    long_assigned = sum(reads for _, reads in long_biotypes)
+    too_long = row["too_long"] - long_assigned
+    if remaining < 0 or too_long < 0:
         raise ExomirError(
             f"{source}: sample {sample}: {assigned} biotype reads exceed the "
-            f"{row['unassigned']} unassigned reads"
+            f"{row['unassigned']} unassigned reads, or {long_assigned} long biotype reads "
+            f"the {row['too_long']} too long"
         )
+    long_by_biotype = dict(long_biotypes)
     columns: list[tuple[str, int]] = []
     for column in COLUMNS[1:]:
         if column == "unassigned":
-            columns += list(biotypes)
+            columns += [(name, reads + long_by_biotype.get(name, 0)) for name, reads in biotypes]
             columns.append(("unassigned", remaining))
+        elif column == "too_long":
+            columns.append(("too_long", too_long))
         else:
             columns.append((column, row[column]))
     return columns

@@ -59,6 +59,8 @@ class Detection:
     kit: Kit
     evidence: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    # Not in protocol.json (reruns must write identical bytes): how long deciding took.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self, sample: str) -> dict[str, Any]:
         """The protocol.json document that ``exomir trim`` reads back (see load_protocol)."""

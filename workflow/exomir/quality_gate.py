@@ -9,9 +9,10 @@ happily test. Each sample is checked against thresholds on its read fates (from
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -36,8 +37,29 @@ QUALITY_COLUMNS = [
     "mirna_fraction_check",
     "overall",
     "failed_checks",
+    "likely_reason",
 ]
 PASS, FAIL = "PASS", "FAIL"
+# likely_reason is given for failing samples and for those with under this miRNA share.
+LOW_MIRNA_FRACTION = 0.05
+DEGRADED_FRACTION = 0.5  # adapter dimers + too short, of input
+NOT_SMALL_RNA_FRACTION = 0.5  # too long (long reads no biotype took), of input
+OTHER_RNA_FRACTION = 0.5  # biotype reads, of input
+NO_REASON = "none"
+# Read-fate columns that are not biotypes (the rest, between mature and unassigned, are).
+_NOT_BIOTYPES = {
+    "sample",
+    "input",
+    "adapter_dimer",
+    "too_short",
+    "too_long",
+    "umi_duplicate",
+    "spikein",
+    "mature",
+    "hairpin_only",
+    "unassigned",
+    "no_adapter",
+}
 
 
 @dataclass(frozen=True)
@@ -89,13 +111,73 @@ def _fraction(part: float, whole: float) -> float:
     return part / whole if whole > 0 else math.nan
 
 
-def evaluate_quality(fates: pd.DataFrame, thresholds: QualityThresholds) -> pd.DataFrame:
+def likely_reason(fate: Mapping[str, float], protocol: Mapping | None) -> str:
+    """Why a library holds (almost) no miRNA, first match of:
+
+    - ``kit or adapter mismatch: <kit> maps better``: the kit decision's test mapping
+      (protocol.json) put clearly more reads on miRNAs with another structure, or
+      ``...: the reads carry adapter <sequence>``: a declared kit's adapter explains far
+      fewer reads than the one inferred from them;
+    - ``degraded``: adapter dimers and too-short inserts are most of the input;
+    - ``not a small-RNA library``: most reads are long inserts that no biotype took;
+    - ``mostly <biotype>``: most reads are another small RNA (e.g. tRNA, rRNA fragments);
+    - ``mostly unassigned``: most reads passed trimming but map to no reference;
+    - ``few reads``: none of the above.
+    """
+    total = float(fate.get("input", 0) or 0)
+    if total <= 0:
+        return "no reads"
+    evidence = (protocol or {}).get("evidence") or {}
+    better = (evidence.get("mapping") or {}).get("better_than_declared")
+    if better:
+        return f"kit or adapter mismatch: {better} maps better"
+    if evidence.get("adapter_mismatch"):
+        return f"kit or adapter mismatch: the reads carry adapter {evidence['adapter_mismatch']}"
+
+    def share(*columns: str) -> float:
+        return sum(float(fate.get(c, 0) or 0) for c in columns) / total
+
+    if share("adapter_dimer", "too_short") >= DEGRADED_FRACTION:
+        return "degraded"
+    if share("too_long") >= NOT_SMALL_RNA_FRACTION:
+        return "not a small-RNA library"
+    biotypes = {c: share(c) for c in fate if c not in _NOT_BIOTYPES}
+    if biotypes and sum(biotypes.values()) >= OTHER_RNA_FRACTION:
+        return f"mostly {max(sorted(biotypes), key=biotypes.__getitem__)}"
+    if share("unassigned") >= OTHER_RNA_FRACTION:
+        return "mostly unassigned"
+    return "few reads"
+
+
+def read_protocols(paths: Sequence[str | os.PathLike]) -> dict[str, dict]:
+    """protocol.json documents by sample."""
+    protocols = {}
+    for path in paths:
+        try:
+            with open(path) as handle:
+                record = json.load(handle)
+        except (OSError, json.JSONDecodeError) as error:
+            raise ExomirError(f"{path}: cannot read protocol file: {error}") from None
+        if not isinstance(record, dict) or "sample" not in record:
+            raise ExomirError(f"{path}: missing key 'sample' (not a protocol.json?)")
+        protocols[str(record["sample"])] = record
+    return protocols
+
+
+def evaluate_quality(
+    fates: pd.DataFrame,
+    thresholds: QualityThresholds,
+    protocols: Mapping[str, Mapping] | None = None,
+) -> pd.DataFrame:
     """One row per sample: each check's value, threshold and PASS/FAIL, and the overall call.
 
-    A fraction that cannot be computed (no input reads) fails its check.
+    A fraction that cannot be computed (no input reads) fails its check. ``likely_reason``
+    (see :func:`likely_reason`) is filled for failing samples and for those with less
+    than 5 % of reads on miRNAs; ``protocols`` are the samples' protocol.json documents.
     """
     rows = []
-    for fate in fates.itertuples(index=False):
+    records = fates.to_dict("records")
+    for fate, record in zip(fates.itertuples(index=False), records, strict=True):
         mirna_reads = float(fate.mature)
         dimer = _fraction(float(fate.adapter_dimer), float(fate.input))
         mirna_fraction = _fraction(mirna_reads, float(fate.input))
@@ -120,6 +202,11 @@ def evaluate_quality(fates: pd.DataFrame, thresholds: QualityThresholds) -> pd.D
                 "mirna_fraction_check": PASS if checks["mirna_fraction"] else FAIL,
                 "overall": FAIL if failed else PASS,
                 "failed_checks": ";".join(failed) if failed else "none",
+                "likely_reason": (
+                    likely_reason(record, (protocols or {}).get(str(fate.sample)))
+                    if failed or not mirna_fraction >= LOW_MIRNA_FRACTION
+                    else NO_REASON
+                ),
             }
         )
     return pd.DataFrame(rows, columns=QUALITY_COLUMNS)

@@ -91,19 +91,49 @@ def protocol_section(protocols: dict[str, dict], stats: dict[str, dict]) -> dict
             "unit": s.get("unit", "reads"),
             "input": s.get("input", 0),
             "no_adapter": s.get("no_adapter", 0),
+            **_mapping_columns(p),
             "warnings": " | ".join(p.get("warnings", []) + s.get("warnings", [])),
         }
     return {
         "id": "exomir_protocols",
         "section_name": "Library kit",
         "description": (
-            "Kit preset per sample: configured value, the preset used (auto-detected from the "
-            "first 100,000 reads when 'auto'), its 3' adapter, and warnings (e.g. TruSeq and "
-            "NEXTflex share an adapter and cannot be told apart by it)."
+            "Kit per sample: configured value, the structure used (for 'auto' decided by "
+            "test mapping: the first 50,000 reads trimmed under each candidate structure and "
+            "aligned to this run's references; the one putting most reads on miRNAs wins), its "
+            "3' adapter and clipping, the share of sampled reads each candidate put on miRNAs "
+            "(and assigned to any reference, when a tie needed it), an adapter inferred from "
+            "the reads, and warnings (e.g. a declared kit another structure maps far better)."
         ),
         "plot_type": "table",
         "pconfig": {"id": "exomir_protocols_table", "title": "exomir: library kit"},
         "data": data,
+    }
+
+
+def _mapping_columns(protocol: dict) -> dict:
+    """The test-mapping evidence of one protocol.json as report table cells."""
+    evidence = protocol.get("evidence") or {}
+    mapping = evidence.get("mapping") or {}
+    inferred = evidence.get("inferred_adapter") or {}
+    cells = []
+    for candidate in mapping.get("candidates", []):
+        cell = f"{candidate['protocol']} {100 * candidate['mirna_fraction']:.1f}%"
+        if candidate.get("assigned_fraction") is not None:
+            cell += f" (assigned {100 * candidate['assigned_fraction']:.1f}%)"
+        cells.append(cell)
+    return {
+        "clip5": protocol.get("clip5", 0),
+        "clip3_after_adapter": protocol.get("clip3_after_adapter", 0),
+        "umi_length": protocol.get("umi_length", 0),
+        "mirna_by_candidate": " · ".join(cells) if cells else "no test mapping",
+        "inferred_adapter": (
+            f"{inferred['adapter']} ({inferred['source']}, {100 * inferred['fraction']:.1f}% "
+            "of reads)"
+            if inferred
+            else ""
+        ),
+        "reason": evidence.get("reason", ""),
     }
 
 

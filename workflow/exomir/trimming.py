@@ -8,6 +8,10 @@ given a second core, a forked worker trims half of them.
 
 Every input read gets exactly one fate:
 ``input = adapter_dimer + too_short + too_long + umi_duplicate + passed``.
+Long inserts (> max_length) skip miRNA counting but are kept (``long_inserts``) for the
+biotype step: tRNA halves, Y RNA and rRNA fragments are a large part of EV libraries. For
+UMI kits they are deduplicated too: ``too_long`` then counts molecules and their extra
+reads are in ``umi_duplicate``.
 ``no_adapter`` is informative only (reads in which no adapter was found, whatever their fate).
 For UMI kits ``passed`` counts molecules and ``umi_duplicate`` the extra reads of each molecule.
 """
@@ -61,6 +65,7 @@ class TrimResult:
     umi_molecules: int | None = None
     insert_lengths: Counter[int] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    long_inserts: Counter[str] = field(default_factory=Counter)
 
     def stats(self, sample: str) -> dict[str, Any]:
         """The trim_stats.json document (counts as ints, keys in a fixed order)."""
@@ -109,19 +114,21 @@ def trim_partitions(
     max_length: int = DEFAULT_MAX_LENGTH,
     *,
     processes: int = 1,
+    keep_long: bool = False,
 ) -> TrimResult:
     """:func:`trim_sequences` over disjoint parts of one sample's distinct raw sequences.
 
     The parts (e.g. :meth:`exomir.fastq.CollapsedReads.partitions`) are consumed one at a
     time, so only one part and the passing inserts are in memory at once. With
     ``processes`` >= 2, a forked worker trims half of each large part meanwhile.
+    ``keep_long`` keeps the inserts longer than ``max_length`` in ``long_inserts``.
     """
     if min_length < 1 or max_length < min_length:
         raise ExomirError(
             f"length filter: need 1 ≤ min_length ≤ max_length, got {min_length} and {max_length}"
         )
     umi_length = kit.umi_length
-    fates = _Fates(kit, min_length, max_length)
+    fates = _Fates(kit, min_length, max_length, keep_long)
     with _worker_pool(processes) as worker:
         for raw_counts in partitions:
             if worker is not None and len(raw_counts) >= PARALLEL_MIN_DISTINCT:
@@ -135,9 +142,15 @@ def trim_partitions(
         result.umi_molecules = sum(result.inserts.values())
         result.umi_duplicate = result.umi_reads - result.umi_molecules
         result.passed = result.umi_molecules
+        if keep_long:
+            result.long_inserts = Counter(count_molecules(fates.long))
+            long_molecules = sum(result.long_inserts.values())
+            result.umi_duplicate += result.too_long - long_molecules
+            result.too_long = long_molecules
     else:
         result.inserts = passing
         result.passed = sum(passing.values())
+        result.long_inserts = fates.long
     no_adapter = result.no_adapter  # every read, for already-trimmed input: none was searched
     if kit.adapter and no_adapter > ALREADY_TRIMMED_NO_ADAPTER_FRACTION * result.input:
         result.warnings.append(
@@ -187,8 +200,10 @@ def _worker_pool(processes: int) -> Iterator[ProcessPoolExecutor | None]:
 class _Fates:
     """Read fates and passing inserts, added up over (raw sequence, reads) items."""
 
-    def __init__(self, kit: Kit, min_length: int, max_length: int) -> None:
+    def __init__(self, kit: Kit, min_length: int, max_length: int, keep_long: bool) -> None:
         self.kit, self.min_length, self.max_length = kit, min_length, max_length
+        self.keep_long = keep_long
+        self.long: Counter = Counter()  # like passing, for inserts > max_length (keep_long)
         self.locator = AdapterLocator(kit.adapter) if kit.adapter else None
         self.result = TrimResult(kit.name, "molecules" if kit.umi_length else "reads")
         self.passing: Counter = Counter()  # insert, or (insert, UMI) for UMI kits → reads
@@ -207,6 +222,7 @@ class _Fates:
                 self.kit,
                 self.min_length,
                 self.max_length,
+                self.keep_long,
             )
             for first in range(half, len(sequences), WORKER_TASK_SEQUENCES)
         ]
@@ -214,12 +230,13 @@ class _Fates:
         del sequences
         self.add(zip(ours, map(raw_counts.__getitem__, ours), strict=True))
         for future in futures:
-            theirs_result, theirs_passing = future.result()
+            theirs_result, theirs_passing, theirs_long = future.result()
             for name in _ADDED_FATES:
                 value = getattr(self.result, name) + getattr(theirs_result, name)
                 setattr(self.result, name, value)
             self.result.insert_lengths.update(theirs_result.insert_lengths)
             self.passing.update(theirs_passing)
+            self.long.update(theirs_long)
 
     def add(self, raw_items: Iterable[tuple[str, int]]) -> None:
         """Add the fates of (raw sequence, reads) items; see trim_sequences for the steps."""
@@ -229,6 +246,8 @@ class _Fates:
         insert_lengths = result.insert_lengths
         locate = self.locator.span if self.locator is not None else None
         passing_get = passing.get
+        long, keep_long = self.long, self.keep_long
+        long_get = long.get
         distinct = reads_in = adapter_dimer = too_short = too_long = no_adapter = 0
         for raw, reads in raw_items:
             distinct += 1
@@ -252,6 +271,9 @@ class _Fates:
                 too_short += reads
             elif length > max_length:
                 too_long += reads
+                if keep_long:
+                    key = (insert, umi) if umi_length else insert
+                    long[key] = long_get(key, 0) + reads
             elif umi_length:
                 passing[insert, umi] = passing_get((insert, umi), 0) + reads
             else:
@@ -266,9 +288,14 @@ class _Fates:
 
 
 def _trim_in_worker(
-    sequences: list[str], reads: list[int], kit: Kit, min_length: int, max_length: int
-) -> tuple[TrimResult, Counter]:
-    """Runs in the worker process: fates and passing inserts of its share."""
-    fates = _Fates(kit, min_length, max_length)
+    sequences: list[str],
+    reads: list[int],
+    kit: Kit,
+    min_length: int,
+    max_length: int,
+    keep_long: bool,
+) -> tuple[TrimResult, Counter, Counter]:
+    """Runs in the worker process: fates, passing and long inserts of its share."""
+    fates = _Fates(kit, min_length, max_length, keep_long)
     fates.add(zip(sequences, reads, strict=True))
-    return fates.result, fates.passing
+    return fates.result, fates.passing, fates.long

@@ -42,6 +42,9 @@ rule bowtie_index_biotype:
 rule classify_biotypes:
     input:
         reads="results/align/{sample}/unassigned.fa",
+        long_reads="results/trimmed/{sample}/long_inserts.fa",
+        inserts="results/trimmed/{sample}/inserts.fa",
+        spikein_bam="results/align/{sample}/spikein.bam",
         fates="results/counts/per_sample/{sample}/fates.tsv",
         references=expand("results/reference/biotypes/{biotype}.fa", biotype=BIOTYPES),
         indexes=expand(
@@ -53,6 +56,7 @@ rule classify_biotypes:
         fates="results/counts/per_sample/{sample}/fates_biotypes.tsv",
         counts="results/counts/per_sample/{sample}/biotypes.tsv",
         unannotated="results/align/{sample}/unannotated.fa",
+        lengths="results/counts/per_sample/{sample}/insert_lengths_by_fate.tsv",
     log:
         "logs/biotypes/{sample}.log",
     conda:
@@ -70,6 +74,8 @@ rule classify_biotypes:
         " --references {input.references:q} --indexes {params.indexes} --threads {threads}"
         " --fates-out {output.fates:q} --counts-out {output.counts:q}"
         " --unannotated-out {output.unannotated:q} --log {log:q}"
+        " --long-reads {input.long_reads:q} --inserts {input.inserts:q}"
+        " --spikein-bam {input.spikein_bam:q} --lengths-out {output.lengths:q}"
 
 
 rule merge_biotypes:
@@ -87,3 +93,19 @@ rule merge_biotypes:
     shell:
         "exomir biotypes merge --list {input.samples:q} --order {params.order}"
         " --out {output:q} 2> {log:q}"
+
+
+rule merge_lengths_by_fate:
+    input:
+        samples=sample_list("lengths_by_fate"),
+        tables=per_sample(SAMPLE_LISTS["lengths_by_fate"]),
+    output:
+        table="results/qc/insert_lengths_by_fate.tsv",
+        multiqc="results/qc/lengths_by_fate/insert_lengths_by_fate_mqc.json",
+    log:
+        "logs/count/merge_lengths_by_fate.log",
+    conda:
+        "../../envs/counting.yaml"
+    shell:
+        "exomir biotypes merge-lengths --list {input.samples:q}"
+        " --out {output.table:q} --multiqc {output.multiqc:q} 2> {log:q}"

@@ -303,6 +303,8 @@ def multiqc_inputs(wildcards):
     inputs = []
     if COUNTS_MATRIX is None:
         inputs += ["results/qc/multiqc", "results/isomirs/isomirs_mirtop_stats.log"]
+        if BIOTYPES:
+            inputs.append("results/qc/lengths_by_fate/insert_lengths_by_fate_mqc.json")
         inputs += per_sample("logs/align/{sample}.hairpin.log")
     inputs += multiqc_de_inputs(wildcards)
     return inputs + enrichment_multiqc_inputs(wildcards)  # rules/enrichment_common.smk
@@ -430,6 +432,7 @@ SAMPLE_LISTS = {
     "isomirs": "results/counts/per_sample/{sample}/isomirs.tsv",
     "fates": f"results/counts/per_sample/{{sample}}/{FATES_FILE}",
     "biotypes": "results/counts/per_sample/{sample}/biotypes.tsv",
+    "lengths_by_fate": "results/counts/per_sample/{sample}/insert_lengths_by_fate.tsv",
     "protocols": "results/trimmed/{sample}/protocol.json",
     "trim_stats": "results/trimmed/{sample}/trim_stats.json",
 }

@@ -8,6 +8,7 @@ rule quality_gate:
     input:
         fates="results/qc/read_fates.tsv",
         config=run_file("config/quality_gate.json"),
+        protocols=sample_list("protocols"),
     output:
         table="results/qc/ev_quality.tsv",
         multiqc="results/de/multiqc/ev_quality_mqc.tsv",
@@ -17,6 +18,7 @@ rule quality_gate:
         "../../envs/de.yaml"
     shell:
         "exomir quality-gate --read-fates {input.fates:q} --config {input.config:q}"
+        " --protocols {input.protocols:q}"
         " --out {output.table:q} --multiqc {output.multiqc:q} 2> {log:q}"
 
 

@@ -48,6 +48,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     classify.add_argument("--counts-out", required=True, help="biotype feature <sample>")
     classify.add_argument("--unannotated-out", required=True, help="reads of no biotype")
     classify.add_argument("--log", required=True, help="bowtie reports of every step")
+    classify.add_argument(
+        "--long-reads", help="collapsed long_inserts.fa of exomir trim (its too_long reads)"
+    )
+    lengths = classify.add_argument_group(
+        "insert lengths by fate", "all three and --lengths-out, or none"
+    )
+    lengths.add_argument("--inserts", help="the trim step's inserts.fa")
+    lengths.add_argument("--spikein-bam", help="the align step's spikein.bam")
+    lengths.add_argument("--lengths-out", help="insert_lengths_by_fate.tsv to write")
+
+    lengths_merge = actions.add_parser(
+        "merge-lengths", help="per-sample insert lengths by fate into one table + MultiQC"
+    )
+    add_sample_list(lengths_merge, "per-sample insert lengths by fate")
+    lengths_merge.add_argument("--out", required=True, help="insert_lengths_by_fate.tsv")
+    lengths_merge.add_argument("--multiqc", required=True, help="MultiQC line graph (_mqc.json)")
 
     merge = actions.add_parser("merge", help="per-sample biotype counts into one table")
     add_sample_list(merge, "per-sample biotype counts")
@@ -71,6 +87,14 @@ def run(args: argparse.Namespace) -> int:
                 args.order, args.references, args.indexes, strict=True
             )
         ]
+        given = [args.inserts, args.spikein_bam, args.lengths_out]
+        if any(given) and not all(given):
+            raise ExomirError("--inserts, --spikein-bam and --lengths-out go together")
+        lengths = None
+        if all(given):
+            lengths = biotypes.LengthInputs(
+                Path(args.inserts), Path(args.reads), Path(args.spikein_bam), Path(args.lengths_out)
+            )
         biotypes.classify_sample(
             args.sample,
             args.reads,
@@ -81,7 +105,12 @@ def run(args: argparse.Namespace) -> int:
             unannotated_out=args.unannotated_out,
             log=args.log,
             threads=args.threads,
+            long_reads=args.long_reads,
+            lengths=lengths,
         )
+    elif args.action == "merge-lengths":
+        samples, inputs = sample_list(args)
+        biotypes.merge_lengths_by_fate(samples, inputs, args.out, args.multiqc)
     else:
         samples, inputs = sample_list(args)
         biotypes.merge_biotype_counts(samples, inputs, args.order, args.out)

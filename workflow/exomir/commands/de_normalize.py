@@ -31,7 +31,12 @@ def run(args: argparse.Namespace) -> int:
     # pydeseq2 and matplotlib take seconds to import: only when this command runs
     from exomir import plots
     from exomir.contrasts import pca_columns
-    from exomir.de import read_count_matrix, read_sample_sheet, variance_stabilized
+    from exomir.de import (
+        check_fittable,
+        read_count_matrix,
+        read_sample_sheet,
+        variance_stabilized,
+    )
     from exomir.de_multiqc import pca_section
     from exomir.normalization import (
         NormalizationSettings,
@@ -49,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     spikeins = (
         read_count_matrix(args.spikein_counts, samples, None) if args.spikein_counts else None
     )
+    with_reads = counts.loc[:, counts.fillna(0).sum(axis=0) > 0]
+    check_fittable(with_reads if with_reads.shape[1] else counts, f"{args.counts}: DE")
     factors = compute_size_factors(counts, settings, spikeins, args.spikein_counts or "")
     write_size_factors(factors, args.size_factors_out)
     by_sample = factors.set_index("sample")["size_factor"]
@@ -60,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     plot_dir = Path(args.plot_dir)
     pca_pngs = []
     for column in pca_columns(spec, list(sheet.columns)):
-        if vst.shape[1] >= 2:
+        if vst.shape[1] >= 2 and bool((vst.var(axis=1) > 0).any()):
             groups = sheet.set_index("sample")[column]
             figure = plots.pca_plot(vst, groups, column)
             pca_pngs.append(plots.save_figure(figure, plot_dir / f"pca_{column}")[0])

@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--inserts", required=True, help="collapsed FASTA of passing inserts")
     parser.add_argument("--stats", required=True, help="trim_stats.json")
+    parser.add_argument(
+        "--long-inserts",
+        help="collapsed FASTA of the inserts longer than --max-length (for the biotype step)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,13 +58,20 @@ def run(args: argparse.Namespace) -> int:
     warnings: list[str] = []
     with fastq.collapse_reads(args.fastq, warnings=warnings, threads=args.threads) as reads:
         result = trimming.trim_partitions(
-            reads.partitions(), kit, args.min_length, args.max_length, processes=args.threads
+            reads.partitions(),
+            kit,
+            args.min_length,
+            args.max_length,
+            processes=args.threads,
+            keep_long=args.long_inserts is not None,
         )
     result.warnings[:0] = warnings
     for warning in result.warnings:
         # The job's log shows what the stats file records: accepted, but worth a look.
         print(f"exomir trim: warning: sample {args.sample}: {warning}", file=sys.stderr)
     write_collapsed(result.inserts, args.inserts)
+    if args.long_inserts is not None:
+        write_collapsed(result.long_inserts, args.long_inserts)
     with atomic_open(args.stats, "w") as handle:
         json.dump(result.stats(args.sample), handle, indent=2)
         handle.write("\n")
