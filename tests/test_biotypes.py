@@ -680,9 +680,10 @@ def test_insert_lengths_by_fate_sum_to_each_fate(trna_halves):
     assert by_fate.get("unassigned", 0) == int(fates["unassigned"])
     trna_lengths = {int(r["length"]) for r in lengths if r["fate"] == "tRNA"}
     assert min(trna_lengths) >= 29 and max(trna_lengths) <= 41  # 31-40 nt, +-1 for errors
+    (work / "lengths.list.tsv").write_text(f"S1\t{work / 'lengths.tsv'}\n")
     assert cli.main(
         [
-            "biotypes", "merge-lengths", "--samples", "S1", "--inputs", str(work / "lengths.tsv"),
+            "biotypes", "merge-lengths", "--list", str(work / "lengths.list.tsv"),
             "--out", str(work / "merged.tsv"), "--multiqc", str(work / "lengths_mqc.json"),
         ]
     ) == 0  # fmt: skip
