@@ -317,11 +317,12 @@ def multiqc_de_inputs(wildcards):
     if not CONTRAST_NAMES:
         return []
     inputs = [
-        "results/de/multiqc/pca_mqc.yaml",
-        "results/de/multiqc/watchlist_mqc.tsv",
+        "results/de/multiqc/pca_mqc.json",
+        "results/de/multiqc/sample_correlation_mqc.json",
         "results/de/multiqc/de_summary_mqc.tsv",
     ]
     inputs += expand("results/de/multiqc/de_{c}_mqc.tsv", c=CONTRAST_NAMES)
+    inputs += expand("results/de/multiqc/watchlist_{c}_mqc.tsv", c=CONTRAST_NAMES)
     if COUNTS_MATRIX is None:
         inputs.append("results/de/multiqc/ev_quality_mqc.tsv")
     return inputs

@@ -28,7 +28,8 @@ rule de_normalize:
         normalized="results/de/normalized_counts.tsv",
         vst="results/de/vst_counts.tsv",
         top=multiext("results/de/plots/top_abundance", ".png", ".svg"),
-        pca="results/de/multiqc/pca_mqc.yaml",
+        pca="results/de/multiqc/pca_mqc.json",
+        correlation="results/de/multiqc/sample_correlation_mqc.json",
     log:
         "logs/de/normalize.log",
     conda:
@@ -71,7 +72,10 @@ rule de_contrast:
             "_heatmap.svg",
         ),
         multiqc=multiext(
-            "results/de/multiqc/de_{contrast}", "_mqc.tsv", "_volcano_mqc.yaml"
+            "results/de/multiqc/de_{contrast}",
+            "_mqc.tsv",
+            "_volcano_mqc.json",
+            "_ma_mqc.json",
         ),
     log:
         "logs/de/{contrast}.log",
@@ -102,8 +106,8 @@ rule de_summary:
         watchlist="results/de/watchlist.tsv",
         summary="results/de/summary.tsv",
         multiqc=[
-            "results/de/multiqc/watchlist_mqc.tsv",
             "results/de/multiqc/de_summary_mqc.tsv",
+            *expand("results/de/multiqc/watchlist_{c}_mqc.tsv", c=CONTRAST_NAMES),
         ],
     log:
         "logs/de/summary.log",

@@ -25,6 +25,8 @@ rule report_content:
         fates="results/qc/read_fates.tsv",
         protocols=per_sample("results/trimmed/{sample}/protocol.json"),
         stats=per_sample("results/trimmed/{sample}/trim_stats.json"),
+        mature="results/counts/mature_counts.tsv",
+        spikeins="results/counts/spikein_counts.tsv",
     output:
         directory("results/qc/multiqc"),
     log:
@@ -35,13 +37,48 @@ rule report_content:
         sheet=SHEET_PATH,
     shell:
         "exomir report-content --read-fates {input.fates:q} --sample-sheet {params.sheet:q}"
+        " --mature-counts {input.mature:q} --spikein-counts {input.spikeins:q}"
         " --outdir {output:q} 2> {log:q}"
+
+
+def report_overview_inputs(wildcards):
+    inputs = {
+        "provenance": "results/provenance.yaml",
+        "summaries": expand("results/de/{c}.json", c=CONTRAST_NAMES),
+    }
+    inputs["quality"] = quality_gate_input(wildcards)
+    return inputs
+
+
+rule report_overview:
+    input:
+        unpack(report_overview_inputs),
+    output:
+        warnings="results/report/warnings_mqc.json",
+        methods="results/report/methods_mqc.json",
+    log:
+        "logs/report/report_overview.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        sheet=SHEET_PATH,
+        quality=lambda wildcards, input: " ".join(
+            f"--quality {shlex.quote(path)}" for path in input.quality
+        ),
+        summaries=lambda wildcards, input: " ".join(
+            f"--contrast-summary {shlex.quote(path)}" for path in input.summaries
+        ),
+    shell:
+        "exomir report-overview --provenance {input.provenance:q}"
+        " --sample-sheet {params.sheet:q} {params.quality} {params.summaries}"
+        " --warnings-out {output.warnings:q} --methods-out {output.methods:q} 2> {log:q}"
 
 
 rule multiqc:
     input:
         reads=multiqc_read_inputs,
         de=multiqc_de_inputs,
+        overview=rules.report_overview.output,
         config=bundled("resources/multiqc_config.yaml"),
     output:
         "results/multiqc/multiqc_report.html",
@@ -53,4 +90,5 @@ rule multiqc:
         search=multiqc_search_dirs,
     shell:
         "multiqc --force --no-data-dir --config {input.config:q} --outdir results/multiqc"
-        " --filename multiqc_report.html {params.search} > {log:q} 2>&1"
+        " --filename multiqc_report.html {params.search} {input.overview:q}"
+        " > {log:q} 2>&1"

@@ -91,15 +91,22 @@ def run(args: argparse.Namespace) -> int:
 
     plot_dir = outdir / "plots"
     alpha = settings.alpha
-    volcano = plots.save_figure(
+    plots.save_figure(
         plots.volcano_plot(result.table, alpha, contrast.name),
         plot_dir / f"{contrast.name}_volcano",
-    )[0]
+    )
     plots.save_figure(
         plots.ma_plot(result.table, alpha, contrast.name), plot_dir / f"{contrast.name}_ma"
     )
     groups = sheet.set_index("sample")[contrast.variable]
     heatmap = plots.heatmap_plot(result.vst, plots.top_mirnas(result.table), groups, contrast.name)
     plots.save_figure(heatmap, plot_dir / f"{contrast.name}_heatmap")
-    contrast_sections(contrast.name, result.table, volcano, outdir / "multiqc")
+    contrast_sections(
+        contrast.name,
+        result.table,
+        outdir / "multiqc",
+        alpha=alpha,
+        level=contrast.level,
+        reference=contrast.reference,
+    )
     return 0

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from exomir.commands._de_common import add_spec_argument, add_threads_argument, load_spec
 
-HELP = "Compute size factors and normalised/VST counts for all samples (plus PCA plots)."
+HELP = (
+    "Compute size factors and normalised/VST counts for all samples (plus PCA plots and the "
+    "report's PCA and sample-correlation sections)."
+)
 PCA_COLUMNS = ("condition", "batch")
 
 
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     # pydeseq2 and matplotlib take seconds to import: only when this command runs
     from exomir import plots
     from exomir.de import read_count_matrix, read_sample_sheet, variance_stabilized
-    from exomir.de_multiqc import pca_section
+    from exomir.de_multiqc import correlation_section, pca_section, write_mqc_json
     from exomir.normalization import (
         NormalizationSettings,
         compute_size_factors,
@@ -53,15 +56,22 @@ def run(args: argparse.Namespace) -> int:
     write_matrix(vst, outdir / "vst_counts.tsv", formatter=lambda v: f"{v:.4f}")
 
     plot_dir = outdir / "plots"
-    pca_pngs = []
-    for column in pca_columns(spec, list(sheet.columns)):
+    columns = pca_columns(spec, list(sheet.columns))
+    by_column = {column: sheet.set_index("sample")[column] for column in columns}
+    for column, groups in by_column.items():
         if vst.shape[1] >= 2:
-            groups = sheet.set_index("sample")[column]
-            figure = plots.pca_plot(vst, groups, column)
-            pca_pngs.append(plots.save_figure(figure, plot_dir / f"pca_{column}")[0])
+            plots.save_figure(plots.pca_plot(vst, groups, column), plot_dir / f"pca_{column}")
     plots.save_figure(plots.abundance_plot(normalized), plot_dir / "top_abundance")
-    # Always written: the rule declares it, whatever columns the sheet has.
-    pca_section(pca_pngs, outdir / "multiqc" / "pca_mqc.yaml")
+    # Always written: the rule declares them, whatever columns the sheet has.
+    coordinates, explained = plots.pca_coordinates(vst)
+    write_mqc_json(
+        pca_section(coordinates, explained, by_column), outdir / "multiqc" / "pca_mqc.json"
+    )
+    colour_by = columns[0] if columns else ""
+    write_mqc_json(
+        correlation_section(vst, by_column.get(colour_by), colour_by),
+        outdir / "multiqc" / "sample_correlation_mqc.json",
+    )
     return 0
 
 

@@ -10,7 +10,16 @@ from exomir.commands._de_common import add_spec_argument, load_spec
 from exomir.errors import ExomirError
 
 HELP = "Collect contrast results into watchlist.tsv and summary.tsv (plus MultiQC tables)."
-SUMMARY_COLUMNS = ["contrast", "n_samples", "n_tested", "n_up", "n_down", "alpha", "normalization"]
+SUMMARY_COLUMNS = [
+    "contrast",
+    "n_samples",
+    "n_tested",
+    "n_up",
+    "n_down",
+    "alpha",
+    "normalization",
+    "design",
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,12 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outdir", required=True, help="DE output folder, e.g. results/de")
 
 
-def _summary_row(table_path: Path) -> dict:
+def _sidecar(table_path: Path) -> dict:
     sidecar = table_path.with_suffix(".json")
     try:
-        summary = json.loads(sidecar.read_text())
+        return json.loads(sidecar.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise ExomirError(f"{sidecar}: cannot read DE summary: {error}") from error
+
+
+def _summary_row(table_path: Path, summary: dict) -> dict:
     return {
         "contrast": table_path.stem,
         "n_samples": len(summary["samples_in_fit"]),
@@ -33,6 +45,7 @@ def _summary_row(table_path: Path) -> dict:
         "n_down": summary["n_down"],
         "alpha": summary["alpha"],
         "normalization": summary["normalization"],
+        "design": summary.get("design", ""),
     }
 
 
@@ -40,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from exomir.de import DESettings, read_contrast_table, write_stats_table
-    from exomir.de_multiqc import section_id, watchlist_section, write_mqc_table
+    from exomir.de_multiqc import summary_section, watchlist_section
     from exomir.watchlist import watchlist_queries, watchlist_table
 
     spec = load_spec(args.spec)
@@ -50,14 +63,13 @@ def run(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir)
     watchlist = watchlist_table(results, watchlist_queries(spec))
     write_stats_table(watchlist, outdir / "watchlist.tsv")
-    summary = pd.DataFrame([_summary_row(p) for p in paths], columns=SUMMARY_COLUMNS)
+    sidecars = {path.stem: _sidecar(path) for path in paths}
+    rows = [_summary_row(p, sidecars[p.stem]) for p in paths]
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     write_stats_table(summary, outdir / "summary.tsv")
-    watchlist_section(watchlist, outdir / "multiqc" / "watchlist_mqc.tsv")
-    write_mqc_table(
-        summary,
-        outdir / "multiqc" / "de_summary_mqc.tsv",
-        id=section_id("de_summary"),
-        section_name="Differential expression summary",
-        description="miRNAs up and down at padj < alpha in each contrast.",
-    )
+    for name, sidecar in sidecars.items():
+        watchlist_section(
+            watchlist, name, sidecar, outdir / "multiqc" / f"watchlist_{name}_mqc.tsv"
+        )
+    summary_section(summary, outdir / "multiqc" / "de_summary_mqc.tsv")
     return 0

@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
         QualityThresholds,
         evaluate_quality,
         read_read_fates,
+        threshold_sources_text,
         write_quality,
     )
 
@@ -29,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
     quality = evaluate_quality(read_read_fates(args.read_fates), thresholds)
     write_quality(quality, args.out)
     if args.multiqc:
-        quality_section(quality, args.multiqc)
+        quality_section(quality, args.multiqc, threshold_sources_text())
     return 0
