@@ -235,7 +235,7 @@ def quality_rows():
 def test_quality_table_puts_thresholds_in_headers_and_fits_a_laptop_screen(tmp_path):
     quality_section(quality_rows(), tmp_path / "ev_quality_mqc.tsv")
     text = (tmp_path / "ev_quality_mqc.tsv").read_text()
-    assert "S1\t2000000\t1234567\t" in text  # read counts in full
+    assert "S1\t1234567\t" in text  # read counts in full
     rows = pd.read_csv(tmp_path / "ev_quality_mqc.tsv", sep="\t", comment="#")
     assert len(rows.columns) <= 9  # value columns only; thresholds are constant
     assert rows.set_index("sample").loc["S2", "dimer_pct"] == pytest.approx(70.0)

@@ -212,7 +212,11 @@ def test_overview_command_writes_both_sections(tmp_path):
     argv += ["--contrast-summary", str(tmp_path / "c.json")]
     argv += ["--warnings-out", str(tmp_path / "w_mqc.json")]
     argv += ["--methods-out", str(tmp_path / "m_mqc.json")]
+    argv += ["--order-out", str(tmp_path / "order.yaml")]
     assert main(argv) == 0
+    order = yaml.safe_load((tmp_path / "order.yaml").read_text())["report_section_order"]
+    ranks = [order[f"exomir_de_encode_vs_truseq_{p}"]["order"] for p in ("top", "volcano", "ma")]
+    assert ranks == sorted(ranks)  # top hits first (inside a module, lower orders first)
     warnings = json.loads((tmp_path / "w_mqc.json").read_text())
     assert "confounded with the detected kit" in warnings["data"]
     methods = json.loads((tmp_path / "m_mqc.json").read_text())
@@ -224,6 +228,7 @@ def test_overview_command_reports_a_bad_provenance_in_one_line(tmp_path, capsys)
     (tmp_path / "s.tsv").write_text("sample\tcondition\na\tx\n")
     argv = ["report-overview", "--provenance", str(tmp_path / "p.yaml")]
     argv += ["--sample-sheet", str(tmp_path / "s.tsv"), "--warnings-out", str(tmp_path / "w")]
+    argv += ["--order-out", str(tmp_path / "o.yaml")]
     assert main([*argv, "--methods-out", str(tmp_path / "m")]) == 1
     err = capsys.readouterr().err
     assert "p.yaml" in err and err.count("\n") == 1

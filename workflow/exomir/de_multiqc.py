@@ -180,8 +180,8 @@ def volcano_section(
         "parent_name": f"DE: {name}",
         "description": (
             f"Each tested miRNA: log2 fold change of {level} vs {reference} (positive: higher "
-            f"in {level}) against -log10 adjusted p-value; coloured at padj < {alpha:g}. "
-            "Hover for the miRNA."
+            f"in {level}) against -log10 adjusted p-value. Red: up in {level}, blue: down in "
+            f"{level} (padj < {alpha:g}); grey: not significant. Hover for the miRNA."
         ),
         "plot_type": "scatter",
         "pconfig": {
@@ -225,7 +225,8 @@ def ma_section(
         "description": (
             f"log2 fold change of {level} vs {reference} against mean normalised count: "
             "low-count miRNAs scatter widely, which is why independent filtering drops "
-            "them. Hover for the miRNA."
+            f"them. Red: up, blue: down (padj < {alpha:g}); grey: not significant or not "
+            "tested. Hover for the miRNA."
         ),
         "plot_type": "scatter",
         "pconfig": {
@@ -365,18 +366,17 @@ def quality_display(quality: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict
         return fmt.format(float(first[column]))
 
     display = pd.DataFrame({"sample": quality["sample"]})
-    display["input_reads"] = quality["input_reads"]
     display["mirna_reads"] = quality["mirna_reads"]
     display["mirna_pct"] = 100 * quality["mirna_fraction"]
     display["dimer_pct"] = 100 * quality["adapter_dimer_fraction"]
     headers = {
-        "input_reads": {"title": "Input reads", "format": "{:,.0f}"},
         "mirna_reads": {
             "title": f"miRNA reads (min {threshold('mirna_reads_min', '{:,.0f}')})",
             "format": "{:,.0f}",
+            "description": "reads on mature miRNAs",
         },
         "mirna_pct": {
-            "title": f"% miRNA (min {threshold('mirna_fraction_min', '{:.1%}')})",
+            "title": f"% miRNA (min {threshold('mirna_fraction_min', '{:.0%}')})",
             "format": "{:.2f}",
             "suffix": "%",
             "description": "mature miRNA reads as % of input reads",
@@ -406,8 +406,23 @@ def quality_display(quality: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict
         "title": "Gate",
         "bgcols": {"PASS": "#dff0d8", "FAIL": "#f2dede"},
     }
-    headers["failed_checks"] = {"title": "Failed checks"}
+    headers["failed_checks"] = {"title": "Failed"}
     return display, headers
+
+
+CONTRAST_SECTION_ORDER = ("top", "volcano", "ma", "watchlist")
+
+
+def contrast_section_order(contrasts: list[str]) -> dict:
+    """MultiQC ``report_section_order`` for the sections inside each contrast (MultiQC would
+    sort them by name: watch list, MA, top hits, volcano). Inside a module MultiQC puts
+    lower orders first (between modules, higher first)."""
+    order = {}
+    for name in contrasts:
+        parent = section_id(f"de_{name}")
+        for rank, part in enumerate(CONTRAST_SECTION_ORDER):
+            order[f"{parent}_{part}"] = {"order": 10 * (rank + 1)}
+    return {"report_section_order": order}
 
 
 def quality_section(quality: pd.DataFrame, path: str | os.PathLike, sources: str = "") -> None:

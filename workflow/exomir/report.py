@@ -273,7 +273,7 @@ def library_facts_section(facts: pd.DataFrame) -> dict:
             "top_mirna": row["top_mirna"] or "none",
             "top1_pct": _percent(row["top1_share"]),
             "top10_pct": _percent(row["top10_share"]),
-            "dominated": "DOMINATED" if row["dominated"] else "no",
+            "dominated": "DOMINATED" if row["dominated"] else "ok",
         }
     headers = {
         "detected": {
@@ -300,7 +300,7 @@ def library_facts_section(facts: pd.DataFrame) -> dict:
         "dominated": {
             "title": "Dominated",
             "description": f"DOMINATED when the top miRNA holds >= {DOMINATED_SHARE:.0%}",
-            "cond_formatting_rules": {"fail": [{"s_eq": "DOMINATED"}], "pass": [{"s_eq": "no"}]},
+            "cond_formatting_rules": {"fail": [{"s_eq": "DOMINATED"}], "pass": [{"s_eq": "ok"}]},
         },
     }
     return {

@@ -151,7 +151,19 @@ def quality_warnings(quality: pd.DataFrame) -> list[ReportWarning]:
     return found
 
 
+# MultiQC tables never wrap cells: long kit warnings and NA reasons ran off the screen.
+# The warnings section is in every report, so it carries the style for exomir's tables.
+TABLE_STYLE = (
+    "<style>#exomir_protocols_table_table td, #exomir_protocols_table_table td * "
+    "{white-space: normal !important; min-width: 0;}</style>"
+)
+
+
 def warnings_html(warnings: list[ReportWarning]) -> str:
+    return TABLE_STYLE + _alerts(warnings)
+
+
+def _alerts(warnings: list[ReportWarning]) -> str:
     if not warnings:
         return (
             '<div class="alert alert-success">No warnings: no contrast is confounded with '

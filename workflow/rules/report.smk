@@ -56,6 +56,7 @@ rule report_overview:
     output:
         warnings="results/report/warnings_mqc.json",
         methods="results/report/methods_mqc.json",
+        order="results/report/multiqc_order.yaml",
     log:
         "logs/report/report_overview.log",
     conda:
@@ -71,14 +72,17 @@ rule report_overview:
     shell:
         "exomir report-overview --provenance {input.provenance:q}"
         " --sample-sheet {params.sheet:q} {params.quality} {params.summaries}"
-        " --warnings-out {output.warnings:q} --methods-out {output.methods:q} 2> {log:q}"
+        " --warnings-out {output.warnings:q} --methods-out {output.methods:q}"
+        " --order-out {output.order:q} 2> {log:q}"
 
 
 rule multiqc:
     input:
         reads=multiqc_read_inputs,
         de=multiqc_de_inputs,
-        overview=rules.report_overview.output,
+        warnings=rules.report_overview.output.warnings,
+        methods=rules.report_overview.output.methods,
+        order=rules.report_overview.output.order,
         config=bundled("resources/multiqc_config.yaml"),
     output:
         "results/multiqc/multiqc_report.html",
@@ -89,6 +93,7 @@ rule multiqc:
     params:
         search=multiqc_search_dirs,
     shell:
-        "multiqc --force --no-data-dir --config {input.config:q} --outdir results/multiqc"
-        " --filename multiqc_report.html {params.search} {input.overview:q}"
+        "multiqc --force --no-data-dir --config {input.config:q} --config {input.order:q}"
+        " --outdir results/multiqc --filename multiqc_report.html {params.search}"
+        " {input.warnings:q} {input.methods:q}"
         " > {log:q} 2>&1"

@@ -25,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--warnings-out", required=True, help="e.g. results/report/warnings_mqc.json"
     )
     parser.add_argument("--methods-out", required=True, help="e.g. results/report/methods_mqc.json")
+    parser.add_argument(
+        "--order-out",
+        required=True,
+        help="MultiQC config with the section order of each contrast, e.g. "
+        "results/report/multiqc_order.yaml",
+    )
 
 
 def _read_json(path: str) -> dict:
@@ -47,7 +53,10 @@ def _read_provenance(path: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from exomir.de_multiqc import write_mqc_json
+    import yaml
+
+    from exomir.atomic import atomic_open
+    from exomir.de_multiqc import contrast_section_order, write_mqc_json
     from exomir.methods import methods_section
     from exomir.quality_gate import read_quality
     from exomir.report_warnings import (
@@ -78,4 +87,6 @@ def run(args: argparse.Namespace) -> int:
         found += quality_warnings(read_quality(args.quality))
     write_mqc_json(warnings_section(found), args.warnings_out)
     write_mqc_json(methods_section(record, summaries), args.methods_out)
+    with atomic_open(args.order_out) as out:
+        yaml.safe_dump(contrast_section_order(sorted(summaries)), out, sort_keys=False)
     return 0
