@@ -24,7 +24,7 @@ REPORT_SECTIONS = {
     "exomir_protocols": "Library kit",
     "exomir_ev_quality": "EV quality gate",
     "exomir_pca": "PCA",
-    "exomir_watchlist": "watch list",
+    "exomir_de_encode_vs_truseq_watchlist": "watch list",
     "exomir_de_encode_vs_truseq": "encode_vs_truseq",
     "exomir_warnings": "Warnings",
     "exomir_library_facts": "Library complexity",
