@@ -238,6 +238,15 @@ def multiqc_read_inputs(wildcards):
     return ["results/qc/multiqc"] + per_sample("logs/align/{sample}.hairpin.log")
 
 
+def report_overview_inputs(wildcards):
+    """The report's warnings and methods read provenance, the gate and each contrast."""
+    return {
+        "provenance": "results/provenance.yaml",
+        "summaries": expand("results/de/{c}.json", c=CONTRAST_NAMES),
+        "quality": quality_gate_input(wildcards),
+    }
+
+
 def multiqc_search_dirs(wildcards):
     dirs = [] if COUNTS_MATRIX is not None else ["results/qc/multiqc", "logs/align"]
     if CONTRAST_NAMES:

@@ -41,15 +41,6 @@ rule report_content:
         " --outdir {output:q} 2> {log:q}"
 
 
-def report_overview_inputs(wildcards):
-    inputs = {
-        "provenance": "results/provenance.yaml",
-        "summaries": expand("results/de/{c}.json", c=CONTRAST_NAMES),
-    }
-    inputs["quality"] = quality_gate_input(wildcards)
-    return inputs
-
-
 rule report_overview:
     input:
         unpack(report_overview_inputs),
