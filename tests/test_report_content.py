@@ -22,7 +22,12 @@ from exomir.report import (
     protocol_section,
     spikein_section,
 )
-from exomir.report_warnings import confounded, contrast_warnings, quality_warnings
+from exomir.report_warnings import (
+    MAX_LISTED,
+    confounded,
+    contrast_warnings,
+    quality_warnings,
+)
 from exomir.tables import FATE_COLUMNS
 
 PARTITION = FATE_COLUMNS[FATE_COLUMNS.index("input") + 1 : -1]
@@ -145,8 +150,25 @@ def test_failing_and_near_zero_mirna_samples_are_listed():
     )
     found = quality_warnings(quality)
     assert "2 of 3 samples fail" in found[0].text
+    assert "failed checks: mirna_reads 2, mirna_fraction 1" in found[0].text
     assert "empty (mirna_reads, mirna_fraction)" in found[0].text
     assert "empty (12 miRNA reads)" in found[1].text and "bad" not in found[1].text
+
+
+def test_a_long_list_of_failing_samples_is_cut_and_counted():
+    n = MAX_LISTED + 30
+    quality = pd.DataFrame(
+        {
+            "sample": [f"S{i:03d}" for i in range(n)],
+            "overall": "FAIL",
+            "failed_checks": "mirna_reads",
+            "mirna_reads": 10,
+            "mirna_fraction": 0.2,
+        }
+    )
+    text = quality_warnings(quality)[0].text
+    assert f"S{MAX_LISTED - 1:03d} (mirna_reads)" in text
+    assert f"S{MAX_LISTED:03d}" not in text and "and 30 more" in text
 
 
 PROVENANCE = {

@@ -449,10 +449,11 @@ def full_report(cohort: Cohort, n: int, threads: int) -> list[Measurement]:
     blank = root / "blank.html"
     blank.write_text("<html><body>blank</body></html>")
     profile = root / "chromium-profile"
-    baseline = browser.render_seconds(blank, profile)
-    rendered = browser.render_seconds(html, profile)
-    note = f"blank page: {baseline:.1f} s; {html.stat().st_size / 1e6:.1f} MB"
-    results.append(Measurement(n, "render in Chromium", rendered, 0.0, 0.0, note))
+    baseline, baseline_cpu = browser.render_seconds(blank, profile)
+    rendered, rendered_cpu = browser.render_seconds(html, profile)
+    note = f"blank page: {baseline:.1f} s, {baseline_cpu:.1f} s CPU; "
+    note += f"{html.stat().st_size / 1e6:.1f} MB"
+    results.append(Measurement(n, "render in Chromium", rendered, rendered_cpu, 0.0, note))
     return results
 
 

@@ -21,6 +21,8 @@ NUISANCE_COLUMNS = ("batch", "kit", "protocol")
 # A library with less than this share of its input reads on miRNAs has next to no profile.
 NEAR_ZERO_MIRNA_FRACTION = 0.01
 SEVERE, CAUTION = "danger", "warning"
+# Samples named in one warning; the rest are counted (the tables list them all).
+MAX_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -117,34 +119,54 @@ def contrast_warnings(
     return found
 
 
+def _listing(items: list[str], where: str) -> str:
+    """The first MAX_LISTED items, then how many more and where they all are."""
+    shown = ", ".join(items[:MAX_LISTED])
+    if len(items) > MAX_LISTED:
+        shown += f" and {len(items) - MAX_LISTED:,} more (all in {where})"
+    return shown
+
+
 def quality_warnings(quality: pd.DataFrame) -> list[ReportWarning]:
     """Samples failing the EV quality gate, and samples with next to no miRNA reads."""
     found = []
     failing = quality[quality["overall"] == "FAIL"]
     if len(failing):
-        listing = ", ".join(
-            f"{row['sample']} ({str(row['failed_checks']).replace(';', ', ')})"
-            for _, row in failing.iterrows()
+        checks: dict[str, int] = {}
+        for failed in failing["failed_checks"]:
+            for check in str(failed).split(";"):
+                checks[check] = checks.get(check, 0) + 1
+        per_check = ", ".join(f"{check} {n:,}" for check, n in checks.items())
+        listing = _listing(
+            [
+                f"{row['sample']} ({str(row['failed_checks']).replace(';', ', ')})"
+                for _, row in failing.iterrows()
+            ],
+            "the EV quality gate table",
         )
         found.append(
             ReportWarning(
                 SEVERE,
                 "EV quality gate",
-                f"{len(failing)} of {len(quality)} samples fail the EV quality gate: {listing}.",
+                f"{len(failing):,} of {len(quality):,} samples fail the EV quality gate "
+                f"(failed checks: {per_check}): {listing}.",
             )
         )
     fraction = pd.to_numeric(quality["mirna_fraction"], errors="coerce").fillna(0.0)
     near_zero = quality[fraction < NEAR_ZERO_MIRNA_FRACTION]
     if len(near_zero):
-        listing = ", ".join(
-            f"{row['sample']} ({float(row['mirna_reads']):,.0f} miRNA reads)"
-            for _, row in near_zero.iterrows()
+        listing = _listing(
+            [
+                f"{row['sample']} ({float(row['mirna_reads']):,.0f} miRNA reads)"
+                for _, row in near_zero.iterrows()
+            ],
+            "the EV quality gate table",
         )
         found.append(
             ReportWarning(
                 SEVERE,
                 "miRNA reads",
-                f"{len(near_zero)} samples have under {NEAR_ZERO_MIRNA_FRACTION:.0%} of their "
+                f"{len(near_zero):,} samples have under {NEAR_ZERO_MIRNA_FRACTION:.0%} of their "
                 f"reads on miRNAs: {listing}.",
             )
         )
