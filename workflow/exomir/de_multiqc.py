@@ -478,6 +478,9 @@ def pca_section(
             "title": "PCA of VST counts",
             "xlab": f"PC1 ({explained[0]:.0%} of variance)",
             "ylab": f"PC2 ({explained[1]:.0%} of variance)",
+            # the "%" in the labels would make MultiQC suffix every tick with "%"
+            "xsuffix": "",
+            "ysuffix": "",
             "data_labels": labels if len(labels) > 1 else [],
             "marker_size": 8,
         },

@@ -176,7 +176,9 @@ def quality_warnings(quality: pd.DataFrame) -> list[ReportWarning]:
 # MultiQC tables never wrap cells: long kit warnings and NA reasons ran off the screen.
 # The warnings section is in every report, so it carries the style for exomir's tables.
 TABLE_STYLE = (
-    "<style>#exomir_protocols_table_table td, #exomir_protocols_table_table td * "
+    "<style>#exomir_protocols_table_table td, #exomir_protocols_table_table td *, "
+    "#exomir_ev_quality_table_table td:last-child, "
+    "#exomir_ev_quality_table_table td:last-child * "
     "{white-space: normal !important; min-width: 0;}</style>"
 )
 
