@@ -330,7 +330,11 @@ def multiqc_de_inputs(wildcards):
         "results/de/multiqc/sample_correlation_mqc.json",
         "results/de/multiqc/de_summary_mqc.tsv",
     ]
-    inputs += expand("results/de/multiqc/de_{c}_mqc.tsv", c=CONTRAST_NAMES)
+    inputs += expand(
+        "results/de/multiqc/de_{c}{part}",
+        c=CONTRAST_NAMES,
+        part=["_mqc.tsv", "_volcano_mqc.json", "_ma_mqc.json"],
+    )
     inputs += expand("results/de/multiqc/watchlist_{c}_mqc.tsv", c=CONTRAST_NAMES)
     if COUNTS_MATRIX is None:
         inputs.append("results/de/multiqc/ev_quality_mqc.tsv")
