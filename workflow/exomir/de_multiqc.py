@@ -190,6 +190,7 @@ def volcano_section(
             "xlab": f"log2 fold change ({level} vs {reference})",
             "ylab": "-log10 adjusted p-value",
             "marker_size": 5,
+            "showlegend": True,
             "groups": [
                 f"up in {level} (padj < {alpha:g})",
                 f"down in {level} (padj < {alpha:g})",
@@ -236,6 +237,7 @@ def ma_section(
             "ylab": f"log2 fold change ({level} vs {reference})",
             "xlog": True,
             "marker_size": 5,
+            "showlegend": True,
         },
         "data": points,
     }
@@ -483,6 +485,7 @@ def pca_section(
             "ysuffix": "",
             "data_labels": labels if len(labels) > 1 else [],
             "marker_size": 8,
+            "showlegend": True,
         },
         "data": datasets if len(datasets) > 1 else (datasets[0] if datasets else {}),
     }

@@ -19,13 +19,16 @@ METHOD_TOOLS = ("cutadapt", "bowtie", "samtools", "pysam", "pydeseq2", "multiqc"
 OTHER_TOOLS = ("exomir", "snakemake", "python", "dnaio", "pandas", "numpy")
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]], wrap: bool = False) -> str:
+    """An HTML table; ``wrap`` breaks long words (checksums, paths) to fit the page."""
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    cell = '<td style="word-break:break-all">' if wrap else "<td>"
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"{cell}{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
     )
+    width = "width:100%;table-layout:fixed" if wrap else "width:auto"
     return (
-        '<table class="table table-condensed table-bordered" style="width:auto">'
+        f'<table class="table table-condensed table-bordered" style="{width}">'
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
 
