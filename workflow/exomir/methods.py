@@ -110,7 +110,9 @@ def methods_html(record: Mapping, summaries: Mapping[str, Mapping]) -> str:
             f"{html.escape(str(species))}: {reference.get('matures', '?')} mature miRNAs on "
             f"{reference.get('hairpins', '?')} hairpins.</p>"
         )
-    parts.append(_table(("input", "path", "records", "sha256", "md5"), reference_rows(record)))
+    parts.append(
+        _table(("input", "path", "records", "sha256", "md5"), reference_rows(record), wrap=True)
+    )
     rows = contrast_rows(config, summaries)
     if rows:
         alpha = config.get("alpha", 0.05)
