@@ -318,3 +318,24 @@ def test_multiqc_renders_every_section(tmp_path):
         "sample_correlation",
     ):
         assert f'id="exomir_{part}' in html, part
+
+
+def test_contrast_heatmap_has_the_top_mirnas_as_zscores_by_group(tmp_path):
+    table = de_table(n=50)
+    table["mirna"] = list(vst_matrix().index)
+    paths = contrast_sections(
+        "b_vs_a",
+        table,
+        tmp_path / "multiqc",
+        alpha=0.05,
+        level="b",
+        reference="a",
+        vst=vst_matrix(),
+        groups=GROUPS,
+    )
+    section = json.loads(paths[3].read_text())
+    assert section["plot_type"] == "heatmap"
+    assert section["ycats"] == plots.top_mirnas(table)
+    assert section["xcats"][0] == "S0 (a)" and section["xcats"][-1] == "S5 (b)"
+    values = np.array(section["data"])
+    assert np.allclose(values.mean(axis=1), 0, atol=1e-2)

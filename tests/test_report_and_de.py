@@ -31,6 +31,7 @@ REPORT_SECTIONS = {
     "exomir_sample_correlation": "Sample correlation",
     "exomir_de_encode_vs_truseq_volcano": "Volcano plot",
     "exomir_de_encode_vs_truseq_ma": "MA plot",
+    "exomir_de_encode_vs_truseq_heatmap": "Heatmap of top miRNAs",
     "exomir_methods": "Methods and provenance",
 }
 REPORT_ORDER = [

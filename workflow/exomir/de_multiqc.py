@@ -243,6 +243,55 @@ def ma_section(
     }
 
 
+def heatmap_section(
+    name: str, vst: pd.DataFrame, mirnas: list[str], groups: pd.Series, parent: str
+) -> dict:
+    """Z-scored VST of the top miRNAs (rows) in samples ordered by group (columns); beyond
+    MAX_HEATMAP_SAMPLES samples, the mean z-score of each group."""
+    from exomir.plots import zscore_rows  # matplotlib: only for the commands that plot
+
+    order = sorted(vst.columns, key=lambda s: (str(groups.get(s, "")), s))
+    scores = zscore_rows(vst.loc[mirnas, order]) if mirnas else pd.DataFrame()
+    if len(order) <= MAX_HEATMAP_SAMPLES or scores.empty:
+        columns = [f"{s} ({groups.get(s, '')})" for s in order]
+        values = scores.round(3).to_numpy().tolist() if not scores.empty else []
+        what = "samples (group in brackets)"
+    else:
+        labels = pd.Series([str(groups.get(s, "")) for s in order], index=order)
+        means = scores.T.groupby(labels).mean().T
+        sizes = labels.value_counts()
+        columns = [f"{g} ({sizes[g]})" for g in means.columns]
+        values = means.round(3).to_numpy().tolist()
+        what = f"groups (mean z-score over their samples; {len(order):,} samples)"
+    return {
+        "id": f"{parent}_heatmap",
+        "section_name": "Heatmap of top miRNAs",
+        "parent_id": parent,
+        "parent_name": f"DE: {name}",
+        "description": (
+            f"VST counts of the {len(mirnas)} smallest-padj miRNAs, centred and scaled per "
+            f"miRNA (z-score), in {what}."
+        ),
+        "plot_type": "heatmap",
+        "pconfig": {
+            "id": f"{parent}_heatmap_plot",
+            "title": f"{name}: top {len(mirnas)} miRNAs",
+            "xlab": "sample",
+            "ylab": "miRNA",
+            "zlab": "z-score of VST",
+            "tt_decimals": 2,
+            "square": False,
+            "cluster_rows": False,
+            "cluster_cols": False,
+            "xcats_samples": True,
+            "ycats_samples": False,
+        },
+        "xcats": columns,
+        "ycats": list(mirnas) if values else [],
+        "data": values,
+    }
+
+
 def top_hits_table(table: pd.DataFrame, alpha: float, level: str) -> pd.DataFrame:
     """The TOP_HITS smallest-padj miRNAs with effect sizes and a readable direction."""
     top = table[table["padj"].notna()].head(TOP_HITS).copy()
@@ -268,8 +317,11 @@ def contrast_sections(
     alpha: float,
     level: str,
     reference: str,
+    vst: pd.DataFrame | None = None,
+    groups: pd.Series | None = None,
 ) -> list[Path]:
-    """One report section per contrast: top hits with effect sizes, volcano and MA plots."""
+    """One report section per contrast: top hits with effect sizes, volcano and MA plots,
+    and (given VST counts and the compared groups) the heatmap of the top miRNAs."""
     outdir = Path(outdir)
     parent = section_id(f"de_{name}")
     paths = [
@@ -293,6 +345,12 @@ def contrast_sections(
     )
     write_mqc_json(volcano_section(name, table, alpha, level, reference, parent), paths[1])
     write_mqc_json(ma_section(name, table, alpha, level, reference, parent), paths[2])
+    if vst is not None and groups is not None:
+        from exomir.plots import top_mirnas
+
+        paths.append(outdir / f"de_{name}_heatmap_mqc.json")
+        heatmap = heatmap_section(name, vst, top_mirnas(table), groups, parent)
+        write_mqc_json(heatmap, paths[3])
     return paths
 
 
@@ -412,7 +470,7 @@ def quality_display(quality: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict
     return display, headers
 
 
-CONTRAST_SECTION_ORDER = ("top", "volcano", "ma", "watchlist")
+CONTRAST_SECTION_ORDER = ("top", "volcano", "ma", "heatmap", "watchlist")
 
 
 def contrast_section_order(contrasts: list[str]) -> dict:

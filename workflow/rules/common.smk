@@ -333,7 +333,7 @@ def multiqc_de_inputs(wildcards):
     inputs += expand(
         "results/de/multiqc/de_{c}{part}",
         c=CONTRAST_NAMES,
-        part=["_mqc.tsv", "_volcano_mqc.json", "_ma_mqc.json"],
+        part=["_mqc.tsv", "_volcano_mqc.json", "_ma_mqc.json", "_heatmap_mqc.json"],
     )
     inputs += expand("results/de/multiqc/watchlist_{c}_mqc.tsv", c=CONTRAST_NAMES)
     if COUNTS_MATRIX is None:

@@ -76,6 +76,7 @@ rule de_contrast:
             "_mqc.tsv",
             "_volcano_mqc.json",
             "_ma_mqc.json",
+            "_heatmap_mqc.json",
         ),
     log:
         "logs/de/{contrast}.log",

@@ -108,5 +108,7 @@ def run(args: argparse.Namespace) -> int:
         alpha=alpha,
         level=contrast.level,
         reference=contrast.reference,
+        vst=result.vst,
+        groups=groups,
     )
     return 0
