@@ -308,7 +308,9 @@ def test_commands_run_from_user_matrix_to_watchlist(tmp_path):
         "plots/treated_vs_control_volcano.svg",
         "plots/treated_vs_control_heatmap.png",
         "multiqc/de_treated_vs_control_mqc.tsv",
-        "multiqc/watchlist_mqc.tsv",
+        "multiqc/watchlist_treated_vs_control_mqc.tsv",
+        "multiqc/de_treated_vs_control_volcano_mqc.json",
+        "multiqc/pca_mqc.json",
     ]:
         assert (out / produced).stat().st_size > 0, produced
 

@@ -7,6 +7,7 @@ from exomir.cli import main
 from exomir.errors import ExomirError
 from exomir.quality_gate import (
     QUALITY_COLUMNS,
+    THRESHOLD_SOURCES,
     QualityThresholds,
     de_exclusions,
     evaluate_quality,
@@ -40,7 +41,7 @@ def fates(tmp_path):
             tmp_path,
             [
                 ("good", 1_000_000, 100_000, 600_000),
-                ("shallow", 200_000, 10_000, 50_000),
+                ("shallow", 100_000, 10_000, 50_000),
                 ("dimers", 1_000_000, 700_000, 200_000),
                 ("empty", 300_000, 290_000, 0),
             ],
@@ -75,6 +76,50 @@ def test_sample_with_zero_mirna_reads_fails_even_with_threshold_zero(fates):
     quality = evaluate_quality(fates, QualityThresholds(min_mirna_reads=0))
     assert by_sample(quality).loc["empty", "overall"] == "FAIL"
     assert samples_without_mirna_reads(quality) == ["empty"]
+
+
+def test_default_thresholds_are_the_adapted_ercc_criteria_and_each_can_fail():
+    defaults = QualityThresholds()
+    assert defaults.min_mirna_reads == 100_000 and defaults.min_annotated_fraction == 0.5
+    assert defaults.min_mirna_fraction == 0.05 and defaults.max_adapter_dimer_fraction == 0.5
+    assert set(THRESHOLD_SOURCES) == {
+        "min_mirna_reads",
+        "min_annotated_fraction",
+        "min_mirna_fraction",
+        "max_adapter_dimer_fraction",
+    }
+    assert "ERCC" in THRESHOLD_SOURCES["min_annotated_fraction"]
+
+
+def test_mostly_unannotated_library_fails_the_annotated_fraction(tmp_path):
+    # 1M reads: 400k miRNA, 500k unassigned (genomic, degraded, exogenous): 44 % annotated
+    fates = read_read_fates(fates_file(tmp_path, [("unknown", 1_000_000, 100_000, 400_000)]))
+    row = evaluate_quality(fates, QualityThresholds()).iloc[0]
+    assert row["annotated_fraction"] == pytest.approx(400 / 900)
+    assert row["annotated_fraction_check"] == "FAIL"
+    assert row["failed_checks"] == "annotated_fraction"
+
+
+def test_biotype_reads_count_as_annotated_and_spikeins_are_left_out(tmp_path):
+    path = tmp_path / "fates.tsv"
+    path.write_text(
+        "sample\tinput\tadapter_dimer\tspikein\tmature\thairpin_only\ttRNA\tunassigned\n"
+        "A\t1000\t100\t300\t200\t50\t150\t200\n"
+    )
+    row = evaluate_quality(read_read_fates(path), QualityThresholds(min_mirna_reads=1)).iloc[0]
+    assert row["annotated_fraction"] == pytest.approx(400 / 600)
+
+
+def test_mirna_poor_library_fails_the_mirna_fraction(tmp_path):
+    fates = read_read_fates(fates_file(tmp_path, [("poor", 10_000_000, 100_000, 400_000)]))
+    row = evaluate_quality(fates, QualityThresholds()).iloc[0]
+    assert row["mirna_fraction_check"] == "FAIL"
+
+
+def test_table_without_annotation_bounds_does_not_check_the_annotated_fraction(tmp_path):
+    (tmp_path / "f.tsv").write_text("sample\tinput\tadapter_dimer\tmature\nA\t1000000\t0\t500000\n")
+    row = evaluate_quality(read_read_fates(tmp_path / "f.tsv"), QualityThresholds()).iloc[0]
+    assert row["annotated_fraction_check"] == "NA" and row["overall"] == "PASS"
 
 
 def test_thresholds_come_from_config_with_defaults():

@@ -4,12 +4,15 @@ counts-matrix entry point that starts from a deposited count table instead of FA
 from __future__ import annotations
 
 import csv
+import json
 import math
-import shutil
+import re
 import subprocess
 
+import browser
 import numpy as np
 import pytest
+import yaml
 
 from conftest import BIN, REPO, snakemake
 
@@ -21,9 +24,25 @@ REPORT_SECTIONS = {
     "exomir_protocols": "Library kit",
     "exomir_ev_quality": "EV quality gate",
     "exomir_pca": "PCA",
-    "exomir_watchlist": "watch list",
+    "exomir_de_encode_vs_truseq_watchlist": "watch list",
     "exomir_de_encode_vs_truseq": "encode_vs_truseq",
+    "exomir_warnings": "Warnings",
+    "exomir_library_facts": "Library complexity",
+    "exomir_sample_correlation": "Sample correlation",
+    "exomir_de_encode_vs_truseq_volcano": "Volcano plot",
+    "exomir_de_encode_vs_truseq_ma": "MA plot",
+    "exomir_de_encode_vs_truseq_heatmap": "Heatmap of top miRNAs",
+    "exomir_methods": "Methods and provenance",
 }
+REPORT_ORDER = [
+    "exomir_warnings",
+    "exomir_read_fates",
+    "exomir_insert_lengths",
+    "exomir_ev_quality",
+    "exomir_de_summary",
+    "exomir_de_encode_vs_truseq",
+    "exomir_methods",
+]
 
 
 def read_tsv(path):
@@ -69,49 +88,103 @@ def test_demo_plots_exist_as_png_and_svg(demo):
             assert path.stat().st_size > 1000, path
 
 
-@pytest.mark.e2e
-def test_report_renders_every_section_in_a_real_browser(demo, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+@pytest.fixture(scope="module")
+def rendered(demo, tmp_path_factory):
+    """The demo report's DOM after its JavaScript ran, and a screenshot at 1,280 px."""
+    if browser.chromium() is None:
         pytest.skip("chromium is not installed (bash .ci/setup test installs it)")
+    scratch = tmp_path_factory.mktemp("browser")
     report = demo / "results/multiqc/multiqc_report.html"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=15000",
-    ]
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", report.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    ).stdout
+    dom = browser.dump_dom(report, scratch / "profile")
+    shot = browser.screenshot(report, scratch / "report.png", scratch / "profile")
+    return dom, shot
+
+
+def cell_text(dom: str, table_id: str) -> str:
+    """The text of one MultiQC table (tags removed, whitespace collapsed)."""
+    start = dom.index(f'id="{table_id}"')
+    table = dom[start : dom.index("</table>", start)]
+    return " ".join(re.sub(r"<[^>]+>", " ", table).split())
+
+
+@pytest.mark.e2e
+def test_report_renders_every_section_in_a_real_browser(rendered):
+    dom, screenshot = rendered
     # The DOM after the page's JavaScript ran: plots were drawn, sections are present.
     for section_id, heading in REPORT_SECTIONS.items():
         assert f'id="{section_id}"' in dom, section_id
         assert heading.lower() in dom.lower(), heading
     assert "Bowtie (distinct sequences)" in dom
     assert dom.count("<svg") > 3 or "plotly" in dom.lower()
-    screenshot = tmp_path / "report.png"
-    subprocess.run(
-        [
-            chromium,
-            *flags,
-            "--window-size=1400,3000",
-            f"--screenshot={screenshot}",
-            report.as_uri(),
-        ],
-        capture_output=True,
-        timeout=180,
-    )
     assert screenshot.stat().st_size > 50_000
+    # order: warnings, then per-sample QC, then DE, then methods
+    positions = [dom.index(f'id="{s}"') for s in REPORT_ORDER]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.e2e
+def test_report_shows_the_configured_alpha_not_a_rounded_one(demo, rendered):
+    dom, _ = rendered
+    summary = json.loads((demo / "results/de/encode_vs_truseq.json").read_text())
+    assert summary["alpha"] == 0.05
+    text = cell_text(dom, "exomir_de_summary_table_table")
+    assert "encode_vs_truseq" in text and " 0.05 " in f" {text} " and " 0.1 " not in text
+
+
+@pytest.mark.e2e
+def test_report_shows_log2fc_and_direction_of_a_named_mirna(demo, rendered):
+    dom, _ = rendered
+    rows = read_tsv(demo / "results/de/encode_vs_truseq.tsv")
+    top = dict(zip(rows[0], rows[1], strict=True))
+    text = cell_text(dom, "exomir_de_encode_vs_truseq_top_table_table")
+    lfc = float(top["log2FoldChange"])
+    direction = "up in encode" if lfc > 0 else "down in encode"
+    assert f"{top['mirna']} {direction} {lfc:+.3f} {float(top['lfcSE']):.3f}" in text
+
+
+@pytest.mark.e2e
+def test_report_methods_show_the_run_s_tool_versions(demo, rendered):
+    dom, _ = rendered
+    provenance = yaml.safe_load((demo / "results/provenance.yaml").read_text())
+    methods = dom[dom.index('id="exomir_methods"') :]
+    for tool in ("cutadapt", "bowtie", "samtools", "pysam", "pydeseq2", "multiqc"):
+        assert f"<td>{tool}</td><td>{provenance['tools'][tool]}</td>" in methods, tool
+    assert provenance["reference"]["inputs"]["mature"]["sha256"] in methods
+    assert "higher in encode than in truseq" in methods
+
+
+@pytest.mark.e2e
+def test_report_fate_colours_are_distinct(rendered):
+    dom, _ = rendered
+    plot = dom[dom.index('id="exomir_read_fates_plot"') :]
+    legend = re.findall(
+        r'data-unformatted="([^"]+)".{0,2000}?class="legendundefined"[^>]*fill: (rgb\([^)]+\))',
+        plot[: plot.index("Created with MultiQC")],
+    )
+    colours = dict(legend)
+    assert {"too short", "unassigned", "adapter dimer", "piRNA", "mature"} <= set(colours)
+    assert len(set(colours.values())) == len(colours)
+
+
+@pytest.mark.e2e
+def test_report_warns_that_the_demo_contrast_is_confounded_with_the_kit(rendered):
+    dom, _ = rendered
+    warnings = dom[dom.index('id="exomir_warnings"') :]
+    assert "confounded with the detected kit" in warnings[:5000]
+
+
+@pytest.mark.e2e
+def test_general_statistics_show_reads_only(rendered):
+    dom, _ = rendered
+    start = dom.index('id="general_stats_table_table"')
+    header = dom[start : dom.index("</thead>", start)]
+    visible = [
+        cell
+        for cell in re.findall(r"<th[^>]*>(.*?)</th>", header, flags=re.S)
+        if "hidden" not in cell
+    ]
+    text = " ".join(re.sub(r"<[^>]+>", " ", c) for c in visible)
+    assert "% miRNA" in text and "M Aligned" not in text
 
 
 @pytest.mark.e2e

@@ -14,7 +14,11 @@ process and its children, from ``wait4``):
   ``merge-fates`` on per-sample tables in ``results/counts/per_sample/{sample}/``;
 - ``report``: ``exomir report-content`` and MultiQC over N samples' bowtie logs, kit
   detections and trim statistics;
-- ``de``: ``exomir de-normalize`` and ``de-contrast`` on the merged N-sample mature matrix.
+- ``de``: ``exomir de-normalize`` and ``de-contrast`` on the merged N-sample mature matrix;
+- ``full-report``: the whole report as a run makes it (quality gate, DE summary and watch
+  list, provenance, report-content with library complexity, report-overview, MultiQC over
+  every section), then its size and the time headless Chromium takes to load it and run
+  its scripts (against a blank page, to show the browser's own start-up).
 
 ``--merge-only`` sizes (e.g. 10,000) run the merge step alone. The report and de steps
 use the merge step's outputs. Counts are negative binomial around log-normal miRNA means
@@ -45,7 +49,7 @@ from exomir.numbers import format_count
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-STEPS = ("dry-run", "merge", "report", "de")
+STEPS = ("dry-run", "merge", "report", "de", "full-report")
 CONTRAST = "b_vs_a"
 TEMPLATE = "results/counts/per_sample/{sample}/{feature}.tsv"
 # the fate columns that partition the input: between `input` and `no_adapter`
@@ -416,6 +420,72 @@ def de(cohort: Cohort, n: int, threads: int) -> list[Measurement]:
     return results
 
 
+def full_report(cohort: Cohort, n: int, threads: int) -> list[Measurement]:
+    """Every report section, as rules quality_gate ... multiqc make them; size and render."""
+    root = cohort.root
+    if not (root / "results" / "de" / f"{CONTRAST}.json").exists():
+        raise SystemExit("the full-report step needs the de step's outputs")
+    cohort.write_report_inputs()
+    config = cohort.write_config()
+    spec = json.dumps(_de_spec(), sort_keys=True)
+    steps = {
+        "quality-gate": exomir(
+            "quality-gate", "--read-fates", "results/qc/read_fates.tsv", "--spec", spec,
+            "--out", "results/qc/ev_quality.tsv",
+            "--multiqc", "results/de/multiqc/ev_quality_mqc.tsv",
+        ),
+        "de-summary": exomir(
+            "de-summary", "--tables", f"results/de/{CONTRAST}.tsv", "--spec", spec,
+            "--outdir", "results/de",
+        ),
+        "provenance": exomir(
+            "provenance", "--config-json", json.dumps(json.loads(config.read_text())),
+            "--sample-sheet", "samples.tsv", "--out", "results/provenance.yaml",
+        ),
+        "report-content (complexity)": exomir(
+            "report-content", "--read-fates", "results/qc/read_fates.tsv",
+            "--sample-sheet", "samples.tsv",
+            "--mature-counts", "results/counts/mature_counts.tsv", "--outdir", "results/qc/multiqc",
+        ),
+        "report-overview": exomir(
+            "report-overview", "--provenance", "results/provenance.yaml",
+            "--sample-sheet", "samples.tsv", "--quality", "results/qc/ev_quality.tsv",
+            "--contrast-summary", f"results/de/{CONTRAST}.json",
+            "--warnings-out", "results/report/warnings_mqc.json",
+            "--methods-out", "results/report/methods_mqc.json",
+            "--order-out", "results/report/multiqc_order.yaml",
+        ),
+    }  # fmt: skip
+    results = []
+    for name, command in steps.items():
+        seconds, cpu, peak = measure(command, root, root / f"{name.split()[0]}.log")
+        results.append(Measurement(n, name, seconds, cpu, peak))
+    multiqc = [str(BIN / "multiqc"), "--force", "--no-data-dir"]
+    multiqc += ["--config", str(REPO / "resources" / "multiqc_config.yaml")]
+    multiqc += ["--config", "results/report/multiqc_order.yaml", "--outdir", "results/multiqc"]
+    multiqc += ["--filename", "multiqc_report.html", "results/qc/multiqc", "logs/align"]
+    multiqc += ["results/de/multiqc", "results/report"]
+    seconds, cpu, peak = measure(multiqc, root, root / "multiqc_full.log")
+    html = root / "results" / "multiqc" / "multiqc_report.html"
+    results.append(Measurement(n, "multiqc (full report)", seconds, cpu, peak, size_note(html)))
+    sys.path.insert(0, str(REPO / "tests"))
+    import browser
+
+    if browser.chromium() is None:
+        return results
+    blank = root / "blank.html"
+    blank.write_text("<html><body>blank</body></html>")
+    profile = root / "chromium-profile"
+    baseline, baseline_cpu = browser.render_seconds(blank, profile)
+    loaded, loaded_cpu = browser.render_seconds(html, profile)
+    note = f"to the load event, start-up included (blank page: {baseline:.1f} s)"
+    results.append(Measurement(n, "load in Chromium", loaded, loaded_cpu, 0.0, note))
+    drawn, svgs = browser.time_to_plots(html, profile)
+    note = f"navigation to last plot drawn ({svgs} plot SVGs); {html.stat().st_size / 1e6:.1f} MB"
+    results.append(Measurement(n, "render in Chromium", drawn, 0.0, 0.0, note))
+    return results
+
+
 def _de_spec() -> dict:
     """The DE part of a validated config, as rule de_normalize passes it."""
     from exomir.config import validate_config
@@ -430,7 +500,13 @@ def _de_spec() -> dict:
     return {key: resolved[key] for key in keys}
 
 
-STEP_FUNCTIONS = {"dry-run": dry_run, "merge": merge, "report": report, "de": de}
+STEP_FUNCTIONS = {
+    "dry-run": dry_run,
+    "merge": merge,
+    "report": report,
+    "de": de,
+    "full-report": full_report,
+}
 
 
 # ---------------------------------------------------------------- main

@@ -424,23 +424,38 @@ def variance_stabilized(
     return pd.DataFrame(values.T, index=integer_counts.index, columns=samples)
 
 
-SUMMARY_COLUMNS = ["contrast", "n_samples", "n_tested", "n_up", "n_down", "alpha", "normalization"]
+SUMMARY_COLUMNS = [
+    "contrast",
+    "n_samples",
+    "n_tested",
+    "n_up",
+    "n_down",
+    "alpha",
+    "normalization",
+    "design",
+]
 
 
-def contrast_summary(table_path: str | os.PathLike) -> dict:
-    """One row of summary.tsv, from the ``{contrast}.json`` beside a contrast's table."""
-    table_path = Path(table_path)
-    sidecar = table_path.with_suffix(".json")
+def read_contrast_sidecar(table_path: str | os.PathLike) -> dict:
+    """The ``{contrast}.json`` beside a contrast's table (what de-contrast fitted)."""
+    sidecar = Path(table_path).with_suffix(".json")
     try:
-        summary = json.loads(sidecar.read_text())
+        return json.loads(sidecar.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise ExomirError(f"{sidecar}: cannot read DE summary: {error}") from error
+
+
+def contrast_summary(table_path: str | os.PathLike, summary: dict | None = None) -> dict:
+    """One row of summary.tsv, from a contrast's sidecar (read if not given)."""
+    if summary is None:
+        summary = read_contrast_sidecar(table_path)
     return {
-        "contrast": table_path.stem,
+        "contrast": Path(table_path).stem,
         "n_samples": len(summary["samples_in_fit"]),
         "n_tested": summary["n_tested"],
         "n_up": summary["n_up"],
         "n_down": summary["n_down"],
         "alpha": summary["alpha"],
         "normalization": summary["normalization"],
+        "design": summary.get("design", ""),
     }

@@ -5,6 +5,15 @@ dimer and holds a few thousand miRNA reads, and its "profile" is noise that DE w
 happily test. Each sample is checked against thresholds on its read fates (from
 ``results/qc/read_fates.tsv``); failing samples are flagged and, with
 ``drop_failing: true``, left out of DE.
+
+The defaults adapt the ERCC's exRNA Atlas criteria (applied by exceRpt; Murillo et al.
+2019, Cell 177:463, and Rozowsky et al. 2019, Cell Syst 8:352): at least 100,000 reads on
+annotated RNAs, and at least half of the genome-mapped reads on annotated RNAs. exomir
+maps to no genome, so the second becomes "annotated share of the reads that reached
+alignment" (mature, hairpin and small-RNA biotype reads over those plus unassigned), and
+the first is asked of miRNA reads, the reads DE tests. The miRNA and dimer fractions
+have no consortium value; their defaults are exomir's, chosen and documented in
+``THRESHOLD_SOURCES`` so the report can say where each number comes from.
 """
 
 from __future__ import annotations
@@ -29,17 +38,19 @@ QUALITY_COLUMNS = [
     "mirna_reads",
     "adapter_dimer_fraction",
     "mirna_fraction",
+    "annotated_fraction",
     "mirna_reads_min",
     "mirna_reads_check",
     "adapter_dimer_fraction_max",
     "adapter_dimer_fraction_check",
     "mirna_fraction_min",
     "mirna_fraction_check",
+    "annotated_fraction_min",
+    "annotated_fraction_check",
     "overall",
     "failed_checks",
     "likely_reason",
 ]
-PASS, FAIL = "PASS", "FAIL"
 # likely_reason is given for failing samples and for those with under this miRNA share.
 LOW_MIRNA_FRACTION = 0.05
 DEGRADED_FRACTION = 0.5  # adapter dimers + too short, of input
@@ -60,13 +71,37 @@ _NOT_BIOTYPES = {
     "unassigned",
     "no_adapter",
 }
+PASS, FAIL, NOT_COMPUTED = "PASS", "FAIL", "NA"
+# Fates that are reads on an annotated RNA: between the spike-ins and `unassigned` in
+# read_fates.tsv (mature, hairpin_only, then the biotypes in priority order).
+_BEFORE_ANNOTATED, _AFTER_ANNOTATED = "spikein", "unassigned"
+
+THRESHOLD_SOURCES = {
+    "min_mirna_reads": "ERCC exRNA Atlas / exceRpt: >= 100,000 reads on annotated RNAs; "
+    "exomir asks it of miRNA reads, the reads DE tests",
+    "min_annotated_fraction": "ERCC exRNA Atlas / exceRpt: >= 50% of genome-mapped reads on "
+    "annotated RNAs; without a genome, the share of the reads that reached alignment "
+    "(spike-ins left out) that are miRNA, hairpin or small-RNA-biotype reads",
+    "min_mirna_fraction": "exomir's floor (no consortium value): a library with under 5% of "
+    "its input reads on miRNAs profiles miRNAs from a small, noisy minority",
+    "max_adapter_dimer_fraction": "exomir's ceiling (no consortium value): a library that is "
+    "more than half adapter dimer had too little RNA for ligation",
+}
+
+
+def threshold_sources_text() -> str:
+    """One sentence per default threshold saying where it comes from, for the report."""
+    return " ".join(f"{key}: {source}." for key, source in THRESHOLD_SOURCES.items())
 
 
 @dataclass(frozen=True)
 class QualityThresholds:
+    """Gate thresholds (defaults: the schema's); their sources are in ``THRESHOLD_SOURCES``."""
+
     min_mirna_reads: float = schema_default("quality_gate.min_mirna_reads")
     max_adapter_dimer_fraction: float = schema_default("quality_gate.max_adapter_dimer_fraction")
     min_mirna_fraction: float = schema_default("quality_gate.min_mirna_fraction")
+    min_annotated_fraction: float = schema_default("quality_gate.min_annotated_fraction")
     drop_failing: bool = False
 
     @classmethod
@@ -79,6 +114,9 @@ class QualityThresholds:
                 raw.get("max_adapter_dimer_fraction", defaults.max_adapter_dimer_fraction)
             ),
             min_mirna_fraction=float(raw.get("min_mirna_fraction", defaults.min_mirna_fraction)),
+            min_annotated_fraction=float(
+                raw.get("min_annotated_fraction", defaults.min_annotated_fraction)
+            ),
             drop_failing=bool(raw.get("drop_failing", defaults.drop_failing)),
         )
 
@@ -95,7 +133,9 @@ def read_read_fates(path: str | os.PathLike) -> pd.DataFrame:
     duplicated = sorted(set(table["sample"][table["sample"].duplicated()]))
     if duplicated:
         raise ExomirError(f"{path}: sample(s) listed twice: {', '.join(duplicated)}")
-    for column in REQUIRED_FATES[1:]:
+    annotated = annotated_columns(list(table.columns))
+    checked = [*REQUIRED_FATES[1:], *annotated, *([_AFTER_ANNOTATED] if annotated else [])]
+    for column in dict.fromkeys(checked):
         values = pd.to_numeric(table[column], errors="coerce")
         bad = table["sample"][values.isna() | (values < 0)]
         if len(bad):
@@ -164,6 +204,18 @@ def read_protocols(paths: Sequence[str | os.PathLike]) -> dict[str, dict]:
     return protocols
 
 
+def _verdict(passed: bool | None) -> str:
+    return NOT_COMPUTED if passed is None else PASS if passed else FAIL
+
+
+def annotated_columns(columns: list[str]) -> list[str]:
+    """The read-fate columns of reads on annotated RNAs (empty if the table lacks the fates
+    that bound them, as a hand-made table may)."""
+    if _BEFORE_ANNOTATED not in columns or _AFTER_ANNOTATED not in columns:
+        return []
+    return columns[columns.index(_BEFORE_ANNOTATED) + 1 : columns.index(_AFTER_ANNOTATED)]
+
+
 def evaluate_quality(
     fates: pd.DataFrame,
     thresholds: QualityThresholds,
@@ -171,39 +223,51 @@ def evaluate_quality(
 ) -> pd.DataFrame:
     """One row per sample: each check's value, threshold and PASS/FAIL, and the overall call.
 
-    A fraction that cannot be computed (no input reads) fails its check. ``likely_reason``
-    (see :func:`likely_reason`) is filled for failing samples and for those with less
-    than 5 % of reads on miRNAs; ``protocols`` are the samples' protocol.json documents.
+    A fraction that cannot be computed (no input reads) fails its check; the annotated
+    fraction of a table without ``spikein``/``unassigned`` columns is NA and not checked.
+    ``likely_reason`` (see :func:`likely_reason`) is filled for failing samples and for
+    those with less than 5 % of reads on miRNAs; ``protocols`` are the samples'
+    protocol.json documents.
     """
+    annotated = annotated_columns(list(fates.columns))
     rows = []
-    records = fates.to_dict("records")
-    for fate, record in zip(fates.itertuples(index=False), records, strict=True):
-        mirna_reads = float(fate.mature)
-        dimer = _fraction(float(fate.adapter_dimer), float(fate.input))
-        mirna_fraction = _fraction(mirna_reads, float(fate.input))
+    for _, fate in fates.iterrows():
+        record = fate.to_dict()
+        mirna_reads = float(fate["mature"])
+        dimer = _fraction(float(fate["adapter_dimer"]), float(fate["input"]))
+        mirna_fraction = _fraction(mirna_reads, float(fate["input"]))
         checks = {
             "mirna_reads": mirna_reads >= thresholds.min_mirna_reads and mirna_reads > 0,
             "adapter_dimer_fraction": dimer <= thresholds.max_adapter_dimer_fraction,
             "mirna_fraction": mirna_fraction >= thresholds.min_mirna_fraction,
         }
+        annotated_fraction = math.nan
+        if annotated:
+            on_annotated = sum(float(fate[c]) for c in annotated)
+            aligned = on_annotated + float(fate[_AFTER_ANNOTATED])
+            annotated_fraction = _fraction(on_annotated, aligned)
+            checks["annotated_fraction"] = annotated_fraction >= thresholds.min_annotated_fraction
         failed = [name for name, passed in checks.items() if not passed]
         rows.append(
             {
-                "sample": fate.sample,
-                "input_reads": float(fate.input),
+                "sample": fate["sample"],
+                "input_reads": float(fate["input"]),
                 "mirna_reads": mirna_reads,
                 "adapter_dimer_fraction": dimer,
                 "mirna_fraction": mirna_fraction,
+                "annotated_fraction": annotated_fraction,
                 "mirna_reads_min": thresholds.min_mirna_reads,
                 "mirna_reads_check": PASS if checks["mirna_reads"] else FAIL,
                 "adapter_dimer_fraction_max": thresholds.max_adapter_dimer_fraction,
                 "adapter_dimer_fraction_check": PASS if checks["adapter_dimer_fraction"] else FAIL,
                 "mirna_fraction_min": thresholds.min_mirna_fraction,
                 "mirna_fraction_check": PASS if checks["mirna_fraction"] else FAIL,
+                "annotated_fraction_min": thresholds.min_annotated_fraction,
+                "annotated_fraction_check": _verdict(checks.get("annotated_fraction")),
                 "overall": FAIL if failed else PASS,
                 "failed_checks": ";".join(failed) if failed else "none",
                 "likely_reason": (
-                    likely_reason(record, (protocols or {}).get(str(fate.sample)))
+                    likely_reason(record, (protocols or {}).get(str(fate["sample"])))
                     if failed or not mirna_fraction >= LOW_MIRNA_FRACTION
                     else NO_REASON
                 ),

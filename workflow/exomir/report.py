@@ -14,8 +14,49 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from exomir import fates
 from exomir.atomic import atomic_open
+from exomir.errors import ExomirError
+
+# One fixed colour a fate, the same in every run and report: neighbours in the stack
+# (dimer / too short, piRNA / unassigned) differ in hue, not only in shade.
+FATE_COLOURS = {
+    "adapter_dimer": "#4d4d4d",
+    "too_short": "#b8b8b8",
+    "too_long": "#8c564b",
+    "umi_duplicate": "#e7ba52",
+    "spikein": "#17becf",
+    "mature": "#2ca02c",
+    "hairpin_only": "#98df8a",
+    "rRNA": "#d62728",
+    "tRNA": "#ff7f0e",
+    "Y_RNA": "#9467bd",
+    "snoRNA": "#e377c2",
+    "piRNA": "#1f77b4",
+    "unassigned": "#f2e394",
+}
+# For biotypes a user adds (order: [..., lncRNA]): none of these is in FATE_COLOURS.
+EXTRA_FATE_COLOURS = ("#393b79", "#bcbd22", "#843c39", "#637939", "#7b4173", "#5254a3")
+# A library whose most abundant miRNA holds at least this share of its miRNA reads is
+# flagged as dominated: its profile is one miRNA (e.g. red-cell miR-451a / miR-486-5p in
+# haemolysed plasma) and every other share is squeezed (exomir's threshold).
+DOMINATED_SHARE = 0.5
+# Per-sample legends stop being readable (and cost render time) beyond this many lines.
+MAX_LEGEND_SAMPLES = 40
+
+
+def _count_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A feature x sample count table (first column: names)."""
+    try:
+        table = pd.read_csv(path, sep="\t", index_col=0)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ExomirError(f"{path}: cannot read count table: {error}") from error
+    numbers = table.apply(pd.to_numeric, errors="coerce")
+    if numbers.isna().to_numpy().any():
+        raise ExomirError(f"{path}: a count is not a number")
+    return numbers
 
 
 def read_fates(path: str | os.PathLike) -> list[dict[str, str]]:
@@ -28,11 +69,21 @@ def _number(value: str) -> float:
     return int(number) if number == int(number) else number
 
 
+def fate_colours(fates: Sequence[str]) -> dict[str, str]:
+    """A distinct colour per fate: fixed ones for exomir's fates, then a spare palette."""
+    spare = iter(EXTRA_FATE_COLOURS)
+    colours = {}
+    for fate in fates:
+        colours[fate] = FATE_COLOURS.get(fate) or next(spare, "#000000")
+    return colours
+
+
 def fates_section(rows: Sequence[dict[str, str]]) -> dict:
     """Stacked bar of read fates; the partition columns sum to the input reads."""
     partition = fates.partition_columns(list(rows[0])) if rows else []
     data = {row["sample"]: {c: _number(row[c]) for c in partition} for row in rows}
-    categories = {c: {"name": c.replace("_", " ")} for c in partition}
+    colours = fate_colours(partition)
+    categories = {c: {"name": c.replace("_", " "), "color": colours[c]} for c in partition}
     explained = "; ".join(
         f"<b>{c.replace('_', ' ')}</b>: {fates.DESCRIPTIONS.get(c, c)}" for c in partition
     )
@@ -51,7 +102,8 @@ def fates_section(rows: Sequence[dict[str, str]]) -> dict:
 
 
 def insert_length_section(stats: dict[str, dict]) -> dict:
-    """Read-weighted insert-length distribution after adapter removal, per sample."""
+    """Read-weighted insert-length distribution after adapter removal, per sample: in reads
+    and as a percentage of the sample's reads, so libraries of any depth compare."""
     data = {
         sample: {
             int(length): reads
@@ -59,6 +111,12 @@ def insert_length_section(stats: dict[str, dict]) -> dict:
         }
         for sample, s in stats.items()
     }
+    percent = {}
+    for sample, lengths in data.items():
+        total = sum(lengths.values()) or 1
+        percent[sample] = {
+            length: round(100 * reads / total, 3) for length, reads in lengths.items()
+        }
     return {
         "id": "exomir_insert_lengths",
         "section_name": "Insert lengths",
@@ -74,8 +132,13 @@ def insert_length_section(stats: dict[str, dict]) -> dict:
             "title": "exomir: insert length distribution",
             "xlab": "Insert length (nt)",
             "ylab": "Reads",
+            "showlegend": len(data) <= MAX_LEGEND_SAMPLES,
+            "data_labels": [
+                {"name": "Reads", "ylab": "Reads"},
+                {"name": "% of reads", "ylab": "% of the sample's reads", "ysuffix": "%"},
+            ],
         },
-        "data": data,
+        "data": [data, percent],
     }
 
 
@@ -94,6 +157,20 @@ def protocol_section(protocols: dict[str, dict], stats: dict[str, dict]) -> dict
             **_mapping_columns(p),
             "warnings": " | ".join(p.get("warnings", []) + s.get("warnings", [])),
         }
+    headers = {
+        "requested": {"title": "Configured", "description": "protocol in the config or sheet"},
+        "protocol": {"title": "Kit used", "description": "preset used for trimming"},
+        "adapter": {"title": "3' adapter", "description": "adapter sequence trimmed"},
+        "unit": {"title": "Unit", "description": "what the counts count"},
+        "input": {"title": "Input", "description": "input reads", **COUNT_FORMAT},
+        "no_adapter": {
+            "title": "No adapter",
+            "description": "reads in which no adapter was found",
+            **COUNT_FORMAT,
+        },
+        # text, never a number: MultiQC would parse "1,000 reads" and drop the commas
+        "warnings": {"title": "Warnings", "description": "kit decision and trimming warnings"},
+    }
     return {
         "id": "exomir_protocols",
         "section_name": "Library kit",
@@ -106,7 +183,13 @@ def protocol_section(protocols: dict[str, dict], stats: dict[str, dict]) -> dict
             "the reads, and warnings (e.g. a declared kit another structure maps far better)."
         ),
         "plot_type": "table",
-        "pconfig": {"id": "exomir_protocols_table", "title": "exomir: library kit"},
+        "pconfig": {
+            "id": "exomir_protocols_table",
+            "title": "exomir: library kit",
+            "col1_header": "Sample",
+            "no_violin": True,
+        },
+        "headers": headers,
         "data": data,
     }
 
@@ -137,7 +220,14 @@ def _mapping_columns(protocol: dict) -> dict:
     }
 
 
-def general_stats_section(rows: Sequence[dict[str, str]]) -> dict:
+COUNT_FORMAT = {"format": "{:,.0f}", "scale": False}
+PERCENT_FORMAT = {"format": "{:.2f}", "suffix": "%", "min": 0, "max": 100, "scale": False}
+
+
+def general_stats_section(
+    rows: Sequence[dict[str, str]], facts: pd.DataFrame | None = None
+) -> dict:
+    """Read-based figures only (the tools' own columns count distinct sequences)."""
     data = {}
     for row in rows:
         total = float(row["input"]) or 1.0
@@ -146,16 +236,145 @@ def general_stats_section(rows: Sequence[dict[str, str]]) -> dict:
             "mature_pct": round(100 * float(row["mature"]) / total, 2),
             "dimer_pct": round(100 * float(row["adapter_dimer"]) / total, 2),
         }
+        if facts is not None and row["sample"] in facts.index:
+            data[row["sample"]]["mirnas_detected"] = int(facts.loc[row["sample"], "detected"])
+    pconfig = [
+        {"input_reads": {"title": "Reads", "description": "input reads", **COUNT_FORMAT}},
+        {"mature_pct": {"title": "% miRNA", "description": "% of input reads", **PERCENT_FORMAT}},
+        {"dimer_pct": {"title": "% dimer", "description": "% of input reads", **PERCENT_FORMAT}},
+    ]
+    if facts is not None:
+        pconfig.append(
+            {
+                "mirnas_detected": {
+                    "title": "miRNAs",
+                    "description": "mature miRNAs with at least one count",
+                    **COUNT_FORMAT,
+                }
+            }
+        )
+    return {"id": "exomir_general", "plot_type": "generalstats", "pconfig": pconfig, "data": data}
+
+
+def library_facts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per sample: miRNAs detected (count >= 1), the top miRNA and its share of the miRNA
+    counts, the top-10 share, and whether one miRNA dominates (``DOMINATED_SHARE``)."""
+    rows = []
+    for sample in counts.columns:
+        column = counts[sample].astype(float)
+        total = float(column.sum())
+        ranked = column.sort_index().sort_values(ascending=False, kind="mergesort")
+        top1 = float(ranked.iloc[0]) / total if total > 0 else float("nan")
+        rows.append(
+            {
+                "sample": sample,
+                "detected": int((column >= 1).sum()),
+                "mirna_counts": total,
+                "top_mirna": str(ranked.index[0]) if total > 0 else "",
+                "top1_share": top1,
+                "top10_share": float(ranked.head(10).sum()) / total if total > 0 else float("nan"),
+                "dominated": bool(total > 0 and top1 >= DOMINATED_SHARE),
+            }
+        )
+    return pd.DataFrame(rows).set_index("sample")
+
+
+def library_facts_section(facts: pd.DataFrame) -> dict:
+    data = {}
+    for sample, row in facts.iterrows():
+        data[sample] = {
+            "detected": int(row["detected"]),
+            "mirna_counts": round(float(row["mirna_counts"]), 1),
+            "top_mirna": row["top_mirna"] or "none",
+            "top1_pct": _percent(row["top1_share"]),
+            "top10_pct": _percent(row["top10_share"]),
+            "dominated": "DOMINATED" if row["dominated"] else "ok",
+        }
+    headers = {
+        "detected": {
+            "title": "miRNAs detected",
+            "description": "mature miRNAs with a count of at least 1",
+            **COUNT_FORMAT,
+        },
+        "mirna_counts": {
+            "title": "miRNA counts",
+            "description": "sum of the mature counts (results/counts/mature_counts.tsv)",
+            **COUNT_FORMAT,
+        },
+        "top_mirna": {"title": "Top miRNA", "description": "the most abundant mature miRNA"},
+        "top1_pct": {
+            "title": "Top-1 share",
+            "description": "% of the miRNA counts",
+            **PERCENT_FORMAT,
+        },
+        "top10_pct": {
+            "title": "Top-10 share",
+            "description": "% of the miRNA counts in the 10 most abundant miRNAs",
+            **PERCENT_FORMAT,
+        },
+        "dominated": {
+            "title": "Dominated",
+            "description": f"DOMINATED when the top miRNA holds >= {DOMINATED_SHARE:.0%}",
+            "cond_formatting_rules": {"fail": [{"s_eq": "DOMINATED"}], "pass": [{"s_eq": "ok"}]},
+        },
+    }
     return {
-        "id": "exomir_general",
-        "plot_type": "generalstats",
-        "pconfig": [
-            {"input_reads": {"title": "Reads", "description": "input reads", "format": "{:,.0f}"}},
-            {"mature_pct": {"title": "% miRNA", "suffix": "%", "max": 100, "min": 0}},
-            {"dimer_pct": {"title": "% dimer", "suffix": "%", "max": 100, "min": 0}},
-        ],
+        "id": "exomir_library_facts",
+        "section_name": "Library complexity",
+        "description": (
+            "How many miRNAs each library detects and how much of it its most abundant "
+            f"miRNAs take. A library is flagged DOMINATED when one miRNA holds at least "
+            f"{DOMINATED_SHARE:.0%} of its miRNA counts (exomir's threshold): its other "
+            "miRNAs rest on few reads and compositional shares are distorted."
+        ),
+        "plot_type": "table",
+        "pconfig": {"id": "exomir_library_facts_table", "title": "exomir: library complexity"},
+        "headers": headers,
         "data": data,
     }
+
+
+def spikein_section(spikeins: pd.DataFrame, rows: Sequence[dict[str, str]]) -> dict | None:
+    """Reads per spike-in and sample, and as a share of the input; None without any."""
+    if spikeins.empty or float(spikeins.to_numpy().sum()) <= 0:
+        return None
+    inputs = {row["sample"]: float(row["input"]) for row in rows}
+    data = {
+        sample: {name: round(float(spikeins.loc[name, sample]), 2) for name in spikeins.index}
+        for sample in spikeins.columns
+    }
+    percent = {
+        sample: {
+            name: round(100 * value / inputs[sample], 4) if inputs.get(sample) else 0
+            for name, value in values.items()
+        }
+        for sample, values in data.items()
+    }
+    return {
+        "id": "exomir_spikeins",
+        "section_name": "Spike-ins",
+        "description": (
+            "Reads aligned to each spike-in (results/counts/spikein_counts.tsv), and as a "
+            "% of the sample's input reads. Equal spike-in amounts per sample should give "
+            "shares that track RNA input: a sample far above the others had little RNA."
+        ),
+        "plot_type": "bargraph",
+        "pconfig": {
+            "id": "exomir_spikeins_plot",
+            "title": "exomir: spike-in reads",
+            "ylab": "Reads",
+            "cpswitch": False,
+            "data_labels": [
+                {"name": "Reads", "ylab": "Reads"},
+                {"name": "% of input", "ylab": "% of input reads", "ysuffix": "%"},
+            ],
+        },
+        "data": [data, percent],
+    }
+
+
+def _percent(share: float) -> float | None:
+    return None if pd.isna(share) else round(100 * float(share), 2)
 
 
 def write_report_content(
@@ -163,6 +382,8 @@ def write_report_content(
     protocol_paths: Sequence[str | os.PathLike],
     stats_paths: Sequence[str | os.PathLike],
     outdir: str | os.PathLike,
+    mature_counts: str | os.PathLike | None = None,
+    spikein_counts: str | os.PathLike | None = None,
 ) -> list[Path]:
     outdir = Path(outdir)
     rows = read_fates(fates_path)
@@ -174,12 +395,19 @@ def write_report_content(
     for path in stats_paths:
         record = json.loads(Path(path).read_text())
         stats[record["sample"]] = record
+    facts = library_facts(_count_table(mature_counts)) if mature_counts else None
     sections = {
-        "exomir_general_mqc.json": general_stats_section(rows),
+        "exomir_general_mqc.json": general_stats_section(rows, facts),
         "exomir_read_fates_mqc.json": fates_section(rows),
         "exomir_insert_lengths_mqc.json": insert_length_section(stats),
         "exomir_protocols_mqc.json": protocol_section(protocols, stats),
     }
+    if facts is not None:
+        sections["exomir_library_facts_mqc.json"] = library_facts_section(facts)
+    if spikein_counts:
+        spikeins = spikein_section(_count_table(spikein_counts), rows)
+        if spikeins is not None:
+            sections["exomir_spikeins_mqc.json"] = spikeins
     written = []
     for name, section in sections.items():
         with atomic_open(outdir / name) as handle:

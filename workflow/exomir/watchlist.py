@@ -17,7 +17,22 @@ import pandas as pd
 from exomir.config import schema_default
 
 DEFAULT_WATCHLIST = tuple(schema_default("watchlist"))
-WATCHLIST_COLUMNS = ["contrast", "query", "mirna", "baseMean", "log2FoldChange", "padj", "status"]
+WATCHLIST_COLUMNS = [
+    "contrast",
+    "query",
+    "mirna",
+    "baseMean",
+    "log2FoldChange",
+    "lfcSE",
+    "pvalue",
+    "padj",
+    "status",
+]
+# Why a watch-list miRNA has no padj, in DESeq2's terms (results() documentation).
+TESTED = "tested"
+NOT_DETECTED = "not detected (zero counts in every sample)"
+FILTERED = "filtered by independent filtering (low mean count; padj NA)"
+OUTLIER = "Cook's distance outlier (p-value NA)"
 
 # Optional species prefix (hsa-), then the family token; "let-7a" must keep its "let-".
 _NAME = re.compile(r"^(?:[a-z]{3,4}-)?((?:mir|let|lin|lsy|bantam|iab)-.+)$", re.IGNORECASE)
@@ -74,7 +89,7 @@ def watchlist_table(results: Mapping[str, pd.DataFrame], queries: Iterable[str])
         for query, names in match_names(queries, table.index).items():
             if not names:
                 nan = float("nan")
-                rows.append([contrast, query, "NA", nan, nan, nan, "no match"])
+                rows.append([contrast, query, "NA", nan, nan, nan, nan, nan, "no match"])
             for name in names:
                 stats = table.loc[name]
                 rows.append(
@@ -84,8 +99,21 @@ def watchlist_table(results: Mapping[str, pd.DataFrame], queries: Iterable[str])
                         name,
                         stats["baseMean"],
                         stats["log2FoldChange"],
+                        stats.get("lfcSE", float("nan")),
+                        stats.get("pvalue", float("nan")),
                         stats["padj"],
-                        "matched",
+                        testing_status(stats),
                     ]
                 )
     return pd.DataFrame(rows, columns=WATCHLIST_COLUMNS)
+
+
+def testing_status(stats: pd.Series) -> str:
+    """Tested, or why not: zero counts, independent filtering, or a Cook's outlier."""
+    if pd.notna(stats["padj"]):
+        return TESTED
+    if not stats["baseMean"] > 0:
+        return NOT_DETECTED
+    if "pvalue" in stats.index and pd.isna(stats["pvalue"]):
+        return OUTLIER
+    return FILTERED

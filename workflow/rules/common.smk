@@ -306,8 +306,23 @@ def multiqc_inputs(wildcards):
         if BIOTYPES:
             inputs.append("results/qc/lengths_by_fate/insert_lengths_by_fate_mqc.json")
         inputs += per_sample("logs/align/{sample}.hairpin.log")
+    if CONTRAST_NAMES or COUNTS_MATRIX is None:
+        inputs += [
+            "results/report/warnings_mqc.json",
+            "results/report/methods_mqc.json",
+        ]
     inputs += multiqc_de_inputs(wildcards)
     return inputs + enrichment_multiqc_inputs(wildcards)  # rules/enrichment_common.smk
+
+
+def report_overview_inputs(wildcards):
+    """The report's warnings and methods read provenance, the gate and each contrast."""
+    return {
+        "provenance": "results/provenance.yaml",
+        "samples": run_file("samples/metadata.tsv"),
+        "summaries": expand("results/de/{c}.json", c=CONTRAST_NAMES),
+        "quality": quality_gate_input(wildcards),
+    }
 
 
 # --- differential expression -------------------------------------------------------
@@ -386,23 +401,26 @@ def multiqc_de_inputs(wildcards):
     if not CONTRAST_NAMES:
         return []
     inputs = [
-        "results/de/multiqc/pca_mqc.yaml",
-        "results/de/multiqc/watchlist_mqc.tsv",
+        "results/de/multiqc/pca_mqc.json",
+        "results/de/multiqc/sample_correlation_mqc.json",
         "results/de/multiqc/de_summary_mqc.tsv",
     ]
     inputs += expand(
         "results/de/multiqc/de_{c}{part}",
         c=CONTRAST_NAMES,
-        part=("_mqc.tsv", "_volcano_mqc.yaml"),
+        part=["_mqc.tsv", "_volcano_mqc.json", "_ma_mqc.json", "_heatmap_mqc.json"],
     )
+    inputs += expand("results/de/multiqc/watchlist_{c}_mqc.tsv", c=CONTRAST_NAMES)
     if COUNTS_MATRIX is None:
         inputs.append("results/de/multiqc/ev_quality_mqc.tsv")
     return inputs
 
 
 # --- run files and sample lists (rules/run.smk) ---------------------------------------
-# Sheet columns that are not sample metadata: they say where reads are and how to trim them.
-READ_COLUMNS = ("sample", "fastq", "runs", "protocol", "adapter")
+# Sheet columns that are not sample metadata: they say where reads are and how to trim them
+# (`protocol` stays: the report checks contrasts against it; a changed protocol re-runs
+# everything downstream of trimming anyway).
+READ_COLUMNS = ("sample", "fastq", "runs", "adapter")
 
 
 def sample_metadata_content():

@@ -37,7 +37,8 @@ rule de_normalize:
             column=PCA_COLUMNS,
             ext=("png", "svg"),
         ),
-        pca="results/de/multiqc/pca_mqc.yaml",
+        pca="results/de/multiqc/pca_mqc.json",
+        correlation="results/de/multiqc/sample_correlation_mqc.json",
     log:
         "logs/de/normalize.log",
     conda:
@@ -56,7 +57,8 @@ rule de_normalize:
         " --config {input.config:q} {params.spikeins}"
         " --size-factors-out {output.size_factors:q} --normalized-out {output.normalized:q}"
         " --vst-out {output.vst:q} --plot-dir {params.plot_dir:q}"
-        " --pca-section-out {output.pca:q} --threads {threads} 2> {log:q}"
+        " --pca-section-out {output.pca:q} --correlation-section-out {output.correlation:q}"
+        " --threads {threads} 2> {log:q}"
 
 
 rule de_contrast:
@@ -79,7 +81,11 @@ rule de_contrast:
             "_heatmap.svg",
         ),
         multiqc=multiext(
-            "results/de/multiqc/de_{contrast}", "_mqc.tsv", "_volcano_mqc.yaml"
+            "results/de/multiqc/de_{contrast}",
+            "_mqc.tsv",
+            "_volcano_mqc.json",
+            "_ma_mqc.json",
+            "_heatmap_mqc.json",
         ),
     log:
         "logs/de/{contrast}.log",
@@ -112,14 +118,18 @@ rule de_summary:
     output:
         watchlist="results/de/watchlist.tsv",
         summary="results/de/summary.tsv",
-        watchlist_section="results/de/multiqc/watchlist_mqc.tsv",
         summary_section="results/de/multiqc/de_summary_mqc.tsv",
+        watchlist_sections=expand(
+            "results/de/multiqc/watchlist_{c}_mqc.tsv", c=CONTRAST_NAMES
+        ),
     log:
         "logs/de/summary.log",
     conda:
         "../../envs/de.yaml"
+    params:
+        multiqc_dir=lambda wildcards, output: os.path.dirname(output.summary_section),
     shell:
         "exomir de-summary --tables {input.tables:q} --config {input.config:q}"
         " --watchlist-out {output.watchlist:q} --summary-out {output.summary:q}"
-        " --watchlist-section-out {output.watchlist_section:q}"
-        " --summary-section-out {output.summary_section:q} 2> {log:q}"
+        " --summary-section-out {output.summary_section:q}"
+        " --multiqc-dir {params.multiqc_dir:q} 2> {log:q}"

@@ -29,6 +29,8 @@ rule report_content:
         fates="results/qc/read_fates.tsv",
         protocols=sample_list("protocols"),
         stats=sample_list("trim_stats"),
+        mature="results/counts/mature_counts.tsv",
+        spikeins="results/counts/spikein_counts.tsv",
     output:
         directory("results/qc/multiqc"),
     log:
@@ -37,7 +39,8 @@ rule report_content:
         "../../envs/report.yaml"
     shell:
         "exomir report-content --read-fates {input.fates:q} --protocols {input.protocols:q}"
-        " --trim-stats {input.stats:q} --outdir {output:q} 2> {log:q}"
+        " --trim-stats {input.stats:q} --mature-counts {input.mature:q}"
+        " --spikein-counts {input.spikeins:q} --outdir {output:q} 2> {log:q}"
 
 
 rule multiqc_inputs:
@@ -53,10 +56,36 @@ rule multiqc_inputs:
         "../scripts/write_path_list.py"
 
 
+rule report_overview:
+    input:
+        unpack(report_overview_inputs),
+    output:
+        warnings="results/report/warnings_mqc.json",
+        methods="results/report/methods_mqc.json",
+        order="results/report/multiqc_order.yaml",
+    log:
+        "logs/report/report_overview.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        quality=lambda wildcards, input: " ".join(
+            f"--quality {shlex.quote(path)}" for path in input.quality
+        ),
+        summaries=lambda wildcards, input: " ".join(
+            f"--contrast-summary {shlex.quote(path)}" for path in input.summaries
+        ),
+    shell:
+        "exomir report-overview --provenance {input.provenance:q}"
+        " --sample-sheet {input.samples:q} {params.quality} {params.summaries}"
+        " --warnings-out {output.warnings:q} --methods-out {output.methods:q}"
+        " --order-out {output.order:q} 2> {log:q}"
+
+
 rule multiqc:
     input:
         paths="results/run/multiqc_inputs.txt",
         files=multiqc_inputs,
+        order=rules.report_overview.output.order,
         config=MULTIQC_CONFIG,
     output:
         "results/multiqc/multiqc_report.html",
@@ -68,5 +97,6 @@ rule multiqc:
         outdir=lambda wildcards, output: os.path.dirname(output[0]),
         filename=lambda wildcards, output: os.path.basename(output[0]),
     shell:
-        "multiqc --force --no-data-dir --config {input.config:q} --outdir {params.outdir:q}"
-        " --filename {params.filename:q} --file-list {input.paths:q} > {log:q} 2>&1"
+        "multiqc --force --no-data-dir --config {input.config:q} --config {input.order:q}"
+        " --outdir {params.outdir:q} --filename {params.filename:q}"
+        " --file-list {input.paths:q} > {log:q} 2>&1"

@@ -82,15 +82,24 @@ def run(args: argparse.Namespace) -> int:
 
     plot_dir = Path(args.plot_dir)
     alpha = settings.alpha
-    volcano = plots.save_figure(
+    plots.save_figure(
         plots.volcano_plot(result.table, alpha, contrast.name),
         plot_dir / f"{contrast.name}_volcano",
-    )[0]
+    )
     plots.save_figure(
         plots.ma_plot(result.table, alpha, contrast.name), plot_dir / f"{contrast.name}_ma"
     )
     groups = sheet.set_index("sample")[contrast.variable]
     heatmap = plots.heatmap_plot(result.vst, plots.top_mirnas(result.table), groups, contrast.name)
     plots.save_figure(heatmap, plot_dir / f"{contrast.name}_heatmap")
-    contrast_sections(contrast.name, result.table, volcano, args.multiqc_dir)
+    contrast_sections(
+        contrast.name,
+        result.table,
+        args.multiqc_dir,
+        alpha=alpha,
+        level=contrast.level,
+        reference=contrast.reference,
+        vst=result.vst,
+        groups=groups,
+    )
     return 0

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from exomir.arguments import add_config_file, add_threads, config_file
 
-HELP = "Compute size factors and normalised/VST counts for all samples (plus PCA plots)."
+HELP = (
+    "Compute size factors and normalised/VST counts for all samples (plus PCA plots and the "
+    "report's PCA and sample-correlation sections)."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plot-dir", required=True, help="writes top_abundance and pca_<column> .png/.svg"
     )
-    parser.add_argument("--pca-section-out", required=True, help="MultiQC section (YAML)")
+    parser.add_argument("--pca-section-out", required=True, help="MultiQC PCA section (JSON)")
+    parser.add_argument(
+        "--correlation-section-out", required=True, help="MultiQC sample-correlation heatmap"
+    )
     add_threads(parser)
 
 
@@ -37,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         read_sample_sheet,
         variance_stabilized,
     )
-    from exomir.de_multiqc import pca_section
+    from exomir.de_multiqc import correlation_section, pca_section, write_mqc_json
     from exomir.normalization import (
         NormalizationSettings,
         compute_size_factors,
@@ -65,13 +71,18 @@ def run(args: argparse.Namespace) -> int:
     write_matrix(vst, args.vst_out, formatter=lambda v: f"{v:.4f}")
 
     plot_dir = Path(args.plot_dir)
-    pca_pngs = []
-    for column in pca_columns(spec, list(sheet.columns)):
-        if vst.shape[1] >= 2 and bool((vst.var(axis=1) > 0).any()):
-            groups = sheet.set_index("sample")[column]
-            figure = plots.pca_plot(vst, groups, column)
-            pca_pngs.append(plots.save_figure(figure, plot_dir / f"pca_{column}")[0])
+    columns = pca_columns(spec, list(sheet.columns))
+    by_column = {column: sheet.set_index("sample")[column] for column in columns}
+    for column, groups in by_column.items():
+        if vst.shape[1] >= 2:
+            plots.save_figure(plots.pca_plot(vst, groups, column), plot_dir / f"pca_{column}")
     plots.save_figure(plots.abundance_plot(normalized), plot_dir / "top_abundance")
-    # Always written: the rule declares it, whatever columns the sheet has.
-    pca_section(pca_pngs, args.pca_section_out)
+    # Always written: the rule declares them, whatever columns the sheet has.
+    coordinates, explained = plots.pca_coordinates(vst)
+    write_mqc_json(pca_section(coordinates, explained, by_column), args.pca_section_out)
+    colour_by = columns[0] if columns else ""
+    write_mqc_json(
+        correlation_section(vst, by_column.get(colour_by), colour_by),
+        args.correlation_section_out,
+    )
     return 0

@@ -17,8 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_file(parser, "alpha, watchlist")
     parser.add_argument("--watchlist-out", required=True)
     parser.add_argument("--summary-out", required=True)
-    parser.add_argument("--watchlist-section-out", required=True, help="MultiQC table")
     parser.add_argument("--summary-section-out", required=True, help="MultiQC table")
+    parser.add_argument(
+        "--multiqc-dir", required=True, help="writes watchlist_{contrast}_mqc.tsv per contrast"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,10 +30,11 @@ def run(args: argparse.Namespace) -> int:
         SUMMARY_COLUMNS,
         DESettings,
         contrast_summary,
+        read_contrast_sidecar,
         read_contrast_table,
         write_stats_table,
     )
-    from exomir.de_multiqc import section_id, watchlist_section, write_mqc_table
+    from exomir.de_multiqc import summary_section, watchlist_section
     from exomir.watchlist import watchlist_queries, watchlist_table
 
     spec = config_file(args)
@@ -40,14 +43,12 @@ def run(args: argparse.Namespace) -> int:
     results = {path.stem: read_contrast_table(path) for path in paths}
     watchlist = watchlist_table(results, watchlist_queries(spec))
     write_stats_table(watchlist, args.watchlist_out)
-    summary = pd.DataFrame([contrast_summary(p) for p in paths], columns=SUMMARY_COLUMNS)
+    sidecars = {path.stem: read_contrast_sidecar(path) for path in paths}
+    rows = [contrast_summary(p, sidecars[p.stem]) for p in paths]
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     write_stats_table(summary, args.summary_out)
-    watchlist_section(watchlist, args.watchlist_section_out)
-    write_mqc_table(
-        summary,
-        args.summary_section_out,
-        id=section_id("de_summary"),
-        section_name="Differential expression summary",
-        description="miRNAs up and down at padj < alpha in each contrast.",
-    )
+    multiqc_dir = Path(args.multiqc_dir)
+    for name, sidecar in sidecars.items():
+        watchlist_section(watchlist, name, sidecar, multiqc_dir / f"watchlist_{name}_mqc.tsv")
+    summary_section(summary, args.summary_section_out)
     return 0

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
         evaluate_quality,
         read_protocols,
         read_read_fates,
+        threshold_sources_text,
         write_quality,
     )
 
@@ -37,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
     )
     write_quality(quality, args.out)
     if args.multiqc:
-        quality_section(quality, args.multiqc)
+        quality_section(quality, args.multiqc, threshold_sources_text())
     return 0
