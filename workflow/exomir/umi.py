@@ -186,9 +186,10 @@ def _cluster_and_correct(
     heads_sorted = (~single) & ~absorbed
     heads_sorted[single_heads] = True
 
+    free = single & ~reached  # single-read UMIs with no neighbour read >= 2 times
+    free_edges = both_single & free[source] & free[target]
     estimate = _corrected_molecules(
-        gid, keys % span, counts, heads_sorted, single_heads, component, component_reached,
-        length, n_ids,
+        gid, keys % span, counts, heads_sorted, free, gid[source[free_edges]], length, n_ids
     )
     heads = np.empty(len(keys), dtype=np.float64)
     heads[order] = heads_sorted
@@ -222,9 +223,8 @@ def _corrected_molecules(
     codes: np.ndarray,
     counts: np.ndarray,
     heads: np.ndarray,
-    single_heads: np.ndarray,
-    component: np.ndarray,
-    component_reached: np.ndarray,
+    free: np.ndarray,
+    free_edge_gid: np.ndarray,
     length: int,
     n_ids: int,
 ) -> np.ndarray:
@@ -234,8 +234,8 @@ def _corrected_molecules(
     head_gid, head_counts = gid[head_index], counts[head_index]
     clusters = np.bincount(head_gid, minlength=n_ids).astype(np.float64)
 
-    # Per (insert, read count c >= 2) class of heads: K_c heads and the insert's UMIs read
-    # >= 2c - 1 times (A_{2c-1}), from the (insert, count) pairs sorted.
+    # Molecules read c >= 2 times, one class per (insert, c): K_c heads, absorbed by any of
+    # the insert's UMIs read >= 2c - 1 times (A_{2c-1}, from (insert, count) pairs sorted).
     stride = int(counts.max()) + 2
     ranked = np.sort(gid * stride + counts)
     group_end = np.searchsorted(ranked, (np.arange(n_ids) + 1) * stride)
@@ -243,24 +243,25 @@ def _corrected_molecules(
     classes, class_heads = np.unique(head_gid[multi] * stride + head_counts[multi], return_counts=True)
     class_gid, class_count = classes // stride, classes % stride
     start = np.searchsorted(ranked, class_gid * stride + np.minimum(2 * class_count - 1, stride - 1))
-    class_absorbers = (group_end[class_gid] - start).astype(np.float64)
-
-    # Single-read heads: one class per insert (see the module docstring).
-    single = counts == 1
-    in_reached = single & component_reached[component]
-    reached_singles = np.bincount(gid[in_reached], minlength=n_ids)
-    free_singles = np.bincount(gid[single & ~in_reached], minlength=n_ids).astype(np.float64)
-    single_clusters = np.bincount(gid[single_heads], minlength=n_ids).astype(np.float64)
-    multi_umis = np.bincount(gid[~single], minlength=n_ids)
-    chance_edges = free_singles * (free_singles - 1) / 2.0 * umis.chance_neighbour
-    single_molecules = single_clusters + np.minimum(free_singles - single_clusters, chance_edges)
-
-    all_gid = np.concatenate([class_gid, np.arange(n_ids)])
-    all_heads = np.concatenate([class_heads.astype(np.float64), single_molecules])
-    all_absorbers = np.concatenate([class_absorbers, (multi_umis + reached_singles).astype(np.float64)])
+    absorbers = (group_end[class_gid] - start).astype(np.float64)
     # Absorbers are occupied slots; what places them at random is the draws behind them.
-    all_absorbers = umis.molecules(all_absorbers)
-    slots = np.bincount(all_gid, weights=all_heads / umis.survival(all_absorbers), minlength=n_ids)
+    survival = umis.survival(umis.molecules(absorbers))
+    slots = np.bincount(class_gid, weights=class_heads / survival, minlength=n_ids)
+
+    # Single-read molecules: every free single-read UMI (no neighbour read >= 2 times) is
+    # one, less the error copies of two-read molecules among them (free-free edges beyond
+    # those expected by chance); they are free with the chance of no such neighbour.
+    free_index = np.flatnonzero(free)
+    free_gid = gid[free_index]
+    free_umis = np.bincount(free_gid, minlength=n_ids).astype(np.float64)
+    chance = np.bincount(
+        free_gid, weights=umis.neighbour_probability(codes[free_index]), minlength=n_ids
+    ) * (free_umis - 1) / 2.0
+    edges = np.bincount(free_edge_gid, minlength=n_ids)
+    split = np.maximum(edges - chance, 0.0)
+    multi_umis = np.bincount(gid[counts >= 2], minlength=n_ids).astype(np.float64)
+    slots += (free_umis - split) / umis.survival(umis.molecules(multi_umis))
+
     molecules = umis.molecules(slots)
     reads = np.bincount(gid, weights=counts, minlength=n_ids)
     return np.clip(molecules, clusters, np.maximum(reads, clusters))
@@ -286,10 +287,16 @@ class _UmiSpace:
             [rng.choice(_RADIX, size=_SPACE_SAMPLE, p=row) for row in frequency], axis=1
         )
         own = frequency[np.arange(length), draws]
+        self.frequency = frequency
         self.probability = own.prod(axis=1)  # P(a random UMI is this one)
         self.neighbour = self.probability * ((1.0 - own) / own).sum(axis=1)
-        same = (frequency**2).sum(axis=1)
-        self.chance_neighbour = float(((1.0 - same) * same.prod() / same).sum())
+
+    def neighbour_probability(self, codes: np.ndarray) -> np.ndarray:
+        """Chance that a random UMI is one mismatch from each of ``codes``."""
+        length = len(self.frequency)
+        powers = _RADIX ** np.arange(length - 1, -1, -1)
+        own = self.frequency[np.arange(length), (codes[:, None] // powers) % _RADIX]
+        return own.prod(axis=1) * ((1.0 - own) / own).sum(axis=1)
 
     def survival(self, absorbers: np.ndarray) -> np.ndarray:
         """Mean chance that no one-mismatch neighbour of a random UMI is among ``absorbers``."""
