@@ -75,7 +75,11 @@ def count_definitions(config: dict) -> dict[str, str]:
     five, three = tolerance.get("five_prime", 2), tolerance.get("three_prime", 5)
     policy = config.get("multimapper", "fractional")
     return {
-        "unit": "reads; for UMI kits (qiaseq) UMI-deduplicated molecules",
+        "unit": (
+            "reads; for UMI kits (qiaseq) molecules: UMIs clustered per insert by UMI-tools' "
+            "directional rule, corrected for genuine molecules whose random UMIs collide, "
+            "rounded to whole molecules per insert"
+        ),
         "mature_counts": (
             "reads aligned (bowtie -v "
             f"{config.get('alignment', {}).get('mismatches', 1)}, best stratum) to a hairpin whose "

@@ -61,6 +61,7 @@ _KEY_LIMIT = 2**62
 _SPACE_SAMPLE = 8192
 _FIRST_ORDER_LIMIT = 1e-3
 _NEWTON_STEPS = 8
+_PRIOR_UMIS = 1000
 
 
 def directional_clusters(pair_reads: Mapping[tuple[str, str], int]) -> dict[str, int]:
@@ -110,6 +111,7 @@ def _per_insert(
                 codes[chunk] if chunk is not None else codes,
                 group_reads[chunk] if chunk is not None else group_reads,
                 length,
+                len(index),
             )
             clusters += np.bincount(ids, weights=heads, minlength=len(index)).astype(np.int64)
             molecules += estimate
@@ -144,10 +146,9 @@ def _key_chunks(ids: np.ndarray, length: int):
 
 
 def _cluster_and_correct(
-    ids: np.ndarray, codes: np.ndarray, reads: np.ndarray, length: int
+    ids: np.ndarray, codes: np.ndarray, reads: np.ndarray, length: int, n_ids: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster heads (aligned with the input) and the corrected molecules per insert id."""
-    n_ids = int(ids.max()) + 1
     if length == 0:  # no UMI read at all: every insert is one molecule
         heads = np.zeros(len(ids), dtype=np.float64)
         _, first = np.unique(ids, return_index=True)
@@ -246,7 +247,7 @@ def _corrected_molecules(
     absorbers = (group_end[class_gid] - start).astype(np.float64)
     # Absorbers are occupied slots; what places them at random is the draws behind them.
     survival = umis.survival(umis.molecules(absorbers))
-    slots = np.bincount(class_gid, weights=class_heads / survival, minlength=n_ids)
+    slots = np.bincount(class_gid, weights=class_heads / survival, minlength=n_ids) * 1.0
 
     # Single-read molecules: every free single-read UMI (no neighbour read >= 2 times) is
     # one, less the error copies of two-read molecules among them (free-free edges beyond
@@ -254,13 +255,17 @@ def _corrected_molecules(
     free_index = np.flatnonzero(free)
     free_gid = gid[free_index]
     free_umis = np.bincount(free_gid, minlength=n_ids).astype(np.float64)
-    chance = np.bincount(
-        free_gid, weights=umis.neighbour_probability(codes[free_index]), minlength=n_ids
-    ) * (free_umis - 1) / 2.0
+    multi_draws = umis.molecules(np.bincount(gid[counts >= 2], minlength=n_ids).astype(float))
+    free_survival = umis.survival(multi_draws)
+    # Free UMIs sit where neighbours are rare: weigh each one's neighbour probability by
+    # its own chance of being free, relative to the average.
+    neighbour = umis.neighbour_probability(codes[free_index])
+    own_survival = np.exp(-multi_draws[free_gid] * neighbour) / free_survival[free_gid]
+    chance = np.bincount(free_gid, weights=neighbour * own_survival, minlength=n_ids) * 1.0
+    chance *= np.maximum(free_umis - 1, 0) / 2.0
     edges = np.bincount(free_edge_gid, minlength=n_ids)
     split = np.maximum(edges - chance, 0.0)
-    multi_umis = np.bincount(gid[counts >= 2], minlength=n_ids).astype(np.float64)
-    slots += (free_umis - split) / umis.survival(umis.molecules(multi_umis))
+    slots += (free_umis - split) / free_survival
 
     molecules = umis.molecules(slots)
     reads = np.bincount(gid, weights=counts, minlength=n_ids)
@@ -279,9 +284,12 @@ class _UmiSpace:
         powers = _RADIX ** np.arange(length - 1, -1, -1)
         # Composition from every distinct UMI; the cluster heads alone would under-represent
         # common bases (their UMIs have more neighbours and are absorbed more often).
-        frequency = np.stack(
+        # A prior of _PRIOR_UMIS uniform ACGT UMIs keeps a handful of UMIs from looking skewed.
+        seen = np.stack(
             [np.bincount((codes // power) % _RADIX, minlength=_RADIX) for power in powers.tolist()]
-        ) / len(codes)
+        )
+        prior = np.array([0.25, 0.25, 0.25, 0.25, 0.0]) * _PRIOR_UMIS
+        frequency = (seen + prior) / (len(codes) + _PRIOR_UMIS)
         rng = np.random.default_rng(0)
         draws = np.stack(
             [rng.choice(_RADIX, size=_SPACE_SAMPLE, p=row) for row in frequency], axis=1
