@@ -74,7 +74,9 @@ def random_library(seed: int) -> dict[tuple[str, str], int]:
     for insert in range(60):
         length = rng.choice([4, 5, 6])
         for _ in range(rng.randint(1, 120)):
-            umi = "".join(rng.choice("ACGTN" if rng.random() < 0.05 else "ACGT") for _ in range(length))
+            umi = "".join(
+                rng.choice("ACGTN" if rng.random() < 0.05 else "ACGT") for _ in range(length)
+            )
             pairs[f"INS{insert}", umi] = rng.choice([1, 1, 1, 2, 2, 3, 5, 8, 20, 100])
     return pairs
 

@@ -174,7 +174,10 @@ def _cluster_and_correct(
     reached[source[single[source] & (counts_target >= 2)]] = True
     both_single = single[source] & single[target]
     graph = coo_array(
-        (np.ones(int(both_single.sum()), dtype=np.int8), (source[both_single], target[both_single])),
+        (
+            np.ones(int(both_single.sum()), dtype=np.int8),
+            (source[both_single], target[both_single]),
+        ),
         shape=(len(keys), len(keys)),
     )
     n_components, component = connected_components(graph, directed=False)
@@ -241,9 +244,13 @@ def _corrected_molecules(
     ranked = np.sort(gid * stride + counts)
     group_end = np.searchsorted(ranked, (np.arange(n_ids) + 1) * stride)
     multi = head_counts >= 2
-    classes, class_heads = np.unique(head_gid[multi] * stride + head_counts[multi], return_counts=True)
+    classes, class_heads = np.unique(
+        head_gid[multi] * stride + head_counts[multi], return_counts=True
+    )
     class_gid, class_count = classes // stride, classes % stride
-    start = np.searchsorted(ranked, class_gid * stride + np.minimum(2 * class_count - 1, stride - 1))
+    start = np.searchsorted(
+        ranked, class_gid * stride + np.minimum(2 * class_count - 1, stride - 1)
+    )
     absorbers = (group_end[class_gid] - start).astype(np.float64)
     # Absorbers are occupied slots; what places them at random is the draws behind them.
     survival = umis.survival(umis.molecules(absorbers))
