@@ -51,6 +51,11 @@ def test_umis_of_different_length_are_never_merged():
     assert directional_clusters({("T", "AAAA"): 5, ("T", "AAA"): 1}) == {"T": 2}
 
 
+def test_reads_whose_umi_was_cut_off_are_one_molecule_per_insert():
+    pairs = {("T", ""): 7, ("T", "ACGTACGTACGT"): 3, ("U", ""): 2}
+    assert count_molecules(pairs) == {"T": 2, "U": 1}
+
+
 def test_chain_through_directional_edges_is_one_cluster():
     # 10 -> 5 -> 1: reachable from the most-read UMI, as in umi_tools.
     pairs = {("T", "AAAA"): 10, ("T", "AAAC"): 5, ("T", "AACC"): 1}
