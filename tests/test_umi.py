@@ -163,3 +163,26 @@ def test_deep_insert_among_shallow_ones_is_corrected_alone():
     assert within(counted["DEEP"], 40_000) <= 0.02
     assert directional_clusters(deep)["DEEP"] < 0.98 * 40_000
     assert counted["SHALLOW"] == directional_clusters(shallow)["SHALLOW"]
+
+
+def test_chunks_of_inserts_give_the_same_clusters(monkeypatch):
+    pairs = random_library(4)
+    whole = directional_clusters(pairs)
+    monkeypatch.setattr("exomir.umi._CHUNK_PAIRS", 100)  # ~40 chunks of whole inserts
+    assert directional_clusters(pairs) == whole == umi_tools_clusters(pairs)
+
+
+def test_long_umis_split_inserts_so_keys_fit_in_int64():
+    # 5^25 leaves room for 15 insert ids next to a 25-nt UMI: several key chunks.
+    rng = random.Random(6)
+    pairs = {}
+    for insert in range(40):
+        parent = "".join(rng.choice("ACGT") for _ in range(25))
+        pairs[f"INS{insert}", parent] = 20
+        pairs[f"INS{insert}", parent[:-1] + ("A" if parent[-1] != "A" else "C")] = 1
+        pairs[f"INS{insert}", "".join(rng.choice("ACGT") for _ in range(25))] = 3
+    assert (
+        directional_clusters(pairs)
+        == umi_tools_clusters(pairs)
+        == {f"INS{insert}": 2 for insert in range(40)}
+    )

@@ -65,10 +65,11 @@ from scipy.sparse.csgraph import connected_components
 
 UMI_ALPHABET = "ACGTN"
 _RADIX = len(UMI_ALPHABET)
-_DIGITS = np.full(256, _RADIX - 1, dtype=np.int64)  # anything else is an N
+_DIGITS = np.full(256, _RADIX - 1, dtype=np.uint8)  # anything else is an N
 for _digit, _base in enumerate("ACGT"):
     _DIGITS[ord(_base)] = _DIGITS[ord(_base.lower())] = _digit
 _KEY_LIMIT = 2**62
+_CHUNK_PAIRS = 1_000_000
 _SPACE_SAMPLE = 8192
 _FIRST_ORDER_LIMIT = 1e-3
 _NEWTON_STEPS = 8
@@ -108,23 +109,22 @@ def _per_insert(
     lengths = np.fromiter(map(len, umis), dtype=np.int64, count=size)
     clusters = np.zeros(len(index), dtype=np.int64)
     molecules = np.zeros(len(index), dtype=np.float64)
-    for length in np.unique(lengths).tolist():
-        members = None if (lengths == length).all() else np.flatnonzero(lengths == length)
-        if members is None:
-            group_ids, group_reads, text = insert_ids, reads, "".join(umis)
-        else:
-            group_ids, group_reads = insert_ids[members], reads[members]
-            text = "".join([umis[i] for i in members.tolist()])
-        codes = _encode(text, length) if length else np.zeros(len(group_ids), dtype=np.int64)
-        for chunk in _key_chunks(group_ids, length):
-            ids = group_ids[chunk] if chunk is not None else group_ids
-            heads, estimate = _cluster_and_correct(
-                ids,
-                codes[chunk] if chunk is not None else codes,
-                group_reads[chunk] if chunk is not None else group_reads,
-                length,
-                len(index),
-            )
+    for members in _insert_chunks(insert_ids, int(lengths.max()), len(index)):
+        part_lengths = lengths if members is None else lengths[members]
+        for length in np.unique(part_lengths).tolist():
+            if members is None:
+                same = part_lengths == length
+                chosen = None if same.all() else np.flatnonzero(same)
+            else:
+                chosen = members[part_lengths == length]
+            if chosen is None:
+                ids, part_reads, text = insert_ids, reads, "".join(umis)
+            else:
+                ids, part_reads = insert_ids[chosen], reads[chosen]
+                text = "".join([umis[k] for k in chosen.tolist()])
+            codes = _encode(text, length) if length else np.zeros(len(ids), dtype=np.int64)
+            del text
+            heads, estimate = _cluster_and_correct(ids, codes, part_reads, length, len(index))
             clusters += np.bincount(ids, weights=heads, minlength=len(index)).astype(np.int64)
             molecules += estimate
     names = list(index)
@@ -137,22 +137,28 @@ def _encode(text: str, length: int) -> np.ndarray:
     """UMIs of one length (concatenated) as base-5 integers, A=0 C=1 G=2 T=3 else N=4."""
     digits = _DIGITS[np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)]
     digits = digits.reshape(-1, length)
-    weights = _RADIX ** np.arange(length - 1, -1, -1, dtype=np.int64)
-    return digits @ weights
+    codes = np.zeros(len(digits), dtype=np.int64)
+    for position in range(length):  # column by column: no int64 copy of the whole matrix
+        codes *= _RADIX
+        codes += digits[:, position]
+    return codes
 
 
-def _key_chunks(ids: np.ndarray, length: int):
-    """Index arrays (or None for all) whose insert ids fit next to the UMI in an int64 key."""
-    span = _RADIX**length
-    max_ids = max(1, _KEY_LIMIT // span)
-    top = int(ids.max()) + 1
-    if top <= max_ids:
+def _insert_chunks(ids: np.ndarray, longest: int, n_ids: int):
+    """Pair indices (None: all) by whole inserts, ~_CHUNK_PAIRS at a time, whose insert ids
+    also fit next to the UMI in an int64 key: memory follows the chunk, not the sample."""
+    per_id = np.bincount(ids, minlength=n_ids)
+    id_span = max(1, _KEY_LIMIT // _RADIX**longest)
+    spans = n_ids // id_span + 1
+    chunk_of_id = (np.cumsum(per_id) - per_id) // _CHUNK_PAIRS * spans
+    chunk_of_id += np.arange(n_ids) // id_span
+    if chunk_of_id[-1] == chunk_of_id[0]:
         yield None
         return
-    for low in range(0, top, max_ids):
-        chunk = np.flatnonzero((ids >= low) & (ids < low + max_ids))
-        if len(chunk):
-            yield chunk
+    chunk_of_pair = chunk_of_id[ids]
+    order = np.argsort(chunk_of_pair, kind="stable")
+    bounds = np.flatnonzero(np.diff(chunk_of_pair[order])) + 1
+    yield from np.split(order, bounds)
 
 
 def _cluster_and_correct(
@@ -322,9 +328,13 @@ class _UmiSpace:
     def neighbour_probability(self, codes: np.ndarray) -> np.ndarray:
         """Chance that a random UMI is one mismatch from each of ``codes``."""
         length = len(self.frequency)
-        powers = _RADIX ** np.arange(length - 1, -1, -1)
-        own = self.frequency[np.arange(length), (codes[:, None] // powers) % _RADIX]
-        return own.prod(axis=1) * ((1.0 - own) / own).sum(axis=1)
+        identical = np.ones(len(codes))
+        others = np.zeros(len(codes))
+        for position in range(length):  # position by position: memory stays O(len(codes))
+            own = self.frequency[position][(codes // _RADIX ** (length - 1 - position)) % _RADIX]
+            identical *= own
+            others += (1.0 - own) / own
+        return identical * others
 
     def survival(self, absorbers: np.ndarray) -> np.ndarray:
         """Mean chance that no one-mismatch neighbour of a random UMI is among ``absorbers``."""
