@@ -91,7 +91,11 @@ def count_definitions(config: dict) -> dict[str, str]:
     )
     max_tail = config.get("alignment", {}).get("max_tail", schema_default("alignment.max_tail"))
     return {
-        "unit": "reads; for UMI kits (qiaseq) UMI-deduplicated molecules",
+        "unit": (
+            "reads; for UMI kits (qiaseq) molecules: UMIs clustered per insert by UMI-tools' "
+            "directional rule, corrected for genuine molecules whose random UMIs collide, "
+            "rounded to whole molecules per insert"
+        ),
         "mature_counts": (
             f"reads aligned (bowtie -v {mismatches}, best stratum) to a hairpin whose "
             f"start is within {five} nt and end within {three} nt of an annotated mature arm; "

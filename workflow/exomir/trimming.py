@@ -135,6 +135,7 @@ def trim_partitions(
                 fates.add_shared(raw_counts, worker)
             else:
                 fates.add(raw_counts.items())
+        raw_counts = None  # the last part: free it before UMI deduplication needs the memory
     result, passing = fates.result, fates.passing
     if umi_length:
         result.inserts = Counter(count_molecules(passing))
