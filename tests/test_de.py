@@ -284,7 +284,8 @@ def test_commands_run_from_user_matrix_to_watchlist(tmp_path):
     normalized = ["--size-factors-out", str(out / "size_factors.tsv")]
     normalized += ["--normalized-out", str(out / "normalized_counts.tsv")]
     normalized += ["--vst-out", str(out / "vst_counts.tsv"), "--plot-dir", str(out / "plots")]
-    normalized += ["--pca-section-out", str(out / "multiqc" / "pca_mqc.yaml")]
+    normalized += ["--pca-section-out", str(out / "multiqc" / "pca_mqc.json")]
+    normalized += ["--correlation-section-out", str(out / "multiqc" / "correlation_mqc.json")]
     assert main(["de-normalize", *common, *spec, *normalized]) == 0
     factors = ["--size-factors", str(out / "size_factors.tsv")]
     name = ["--name", "treated_vs_control"]
@@ -294,8 +295,8 @@ def test_commands_run_from_user_matrix_to_watchlist(tmp_path):
     tables = ["--tables", str(out / "treated_vs_control.tsv")]
     summary = ["--watchlist-out", str(out / "watchlist.tsv")]
     summary += ["--summary-out", str(out / "summary.tsv")]
-    summary += ["--watchlist-section-out", str(out / "multiqc" / "watchlist_mqc.tsv")]
     summary += ["--summary-section-out", str(out / "multiqc" / "de_summary_mqc.tsv")]
+    summary += ["--multiqc-dir", str(out / "multiqc")]
     assert main(["de-summary", *tables, *spec, *summary]) == 0
     watch = pd.read_csv(out / "watchlist.tsv", sep="\t")
     assert watch.loc[watch["query"] == "miR-941", "mirna"].tolist() == ["hsa-miR-941"]
@@ -370,7 +371,8 @@ def test_de_that_cannot_be_fitted_stops_in_one_line_naming_samples(
     outputs = ["--size-factors-out", str(out / "size_factors.tsv")]
     outputs += ["--normalized-out", str(out / "normalized_counts.tsv")]
     outputs += ["--vst-out", str(out / "vst_counts.tsv"), "--plot-dir", str(out / "plots")]
-    outputs += ["--pca-section-out", str(out / "multiqc" / "pca_mqc.yaml")]
+    outputs += ["--pca-section-out", str(out / "multiqc" / "pca_mqc.json")]
+    outputs += ["--correlation-section-out", str(out / "multiqc" / "correlation_mqc.json")]
     status = main(["de-normalize", *common, "--config", str(spec), *outputs])
     error = capsys.readouterr().err.strip()
     assert status == 1

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from exomir.cli import main
+from exomir.fates import COLUMNS as FATE_COLUMNS
 from exomir.methods import METHOD_TOOLS, contrast_rows, methods_html
 from exomir.report import (
     DOMINATED_SHARE,
@@ -28,7 +29,6 @@ from exomir.report_warnings import (
     contrast_warnings,
     quality_warnings,
 )
-from exomir.tables import FATE_COLUMNS
 
 PARTITION = FATE_COLUMNS[FATE_COLUMNS.index("input") + 1 : -1]
 

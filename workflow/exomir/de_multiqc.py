@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from exomir.atomic import atomic_open
+from exomir.config import schema_default
 from exomir.de import format_stat
 
 TOP_HITS = 25
@@ -360,7 +361,7 @@ def watchlist_section(
     """The watch list of one contrast, in that contrast's report section, one row a miRNA."""
     rows = watchlist[watchlist["contrast"] == contrast].drop(columns=["contrast"])
     level, reference = summary.get("level", "level"), summary.get("reference", "reference")
-    alpha = float(summary.get("alpha", 0.05))
+    alpha = float(summary.get("alpha", schema_default("alpha")))
     names = []
     for mirna, query in zip(rows["mirna"], rows["query"], strict=True):
         # a query matching nothing has no miRNA: the query names the row

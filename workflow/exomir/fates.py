@@ -211,3 +211,24 @@ def _check_fate_row(path: Path, line_number: int, header: list[str], fields: lis
         raise ExomirError(
             f"{path}: sample {sample}: fates sum to {sum(partition)}, not input {total}"
         )
+
+
+# One fixed colour a fate, the same in every run and report: neighbours in the stack
+# (dimer / too short, piRNA / unassigned) differ in hue, not only in shade.
+COLOURS = {
+    "adapter_dimer": "#4d4d4d",
+    "too_short": "#b8b8b8",
+    "too_long": "#8c564b",
+    "umi_duplicate": "#e7ba52",
+    "spikein": "#17becf",
+    "mature": "#2ca02c",
+    "hairpin_only": "#98df8a",
+    "rRNA": "#d62728",
+    "tRNA": "#ff7f0e",
+    "Y_RNA": "#9467bd",
+    "snoRNA": "#e377c2",
+    "piRNA": "#1f77b4",
+    "unassigned": "#f2e394",
+}
+# For biotypes a user adds (order: [..., lncRNA]): none of these is in COLOURS.
+EXTRA_COLOURS = ("#393b79", "#bcbd22", "#843c39", "#637939", "#7b4173", "#5254a3")

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from exomir import adapter_inference
+from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.kits import (
     AUTO,
@@ -65,7 +66,8 @@ TIE_READS = 5
 DECLARED_WARNING_RATIO = 2.0
 DECLARED_WARNING_MIN_FRACTION = 0.001
 DECLARED_WARNING_MIN_READS = 20
-MISMATCHES = 1
+# bowtie -v of the test mapping: the pipeline's own alignment setting.
+MISMATCHES = schema_default("alignment.mismatches")
 INFERRED = "inferred"
 
 

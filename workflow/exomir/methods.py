@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 
+from exomir.config import schema_default
 from exomir.contrasts import parse_contrasts
 
 # The tools whose versions a methods paragraph must cite, in pipeline order.
@@ -71,7 +72,7 @@ def contrast_rows(
     for spec in parse_contrasts(config):
         summary = summaries.get(spec.name, {})
         normalisation = summary.get("normalization") or (config.get("normalization") or {}).get(
-            "method", "median_of_ratios"
+            "method", schema_default("normalization.method")
         )
         scope = []
         if spec.subset:
@@ -115,7 +116,7 @@ def methods_html(record: Mapping, summaries: Mapping[str, Mapping]) -> str:
     )
     rows = contrast_rows(config, summaries)
     if rows:
-        alpha = config.get("alpha", 0.05)
+        alpha = config.get("alpha", schema_default("alpha"))
         shrink = "shrunk (apeGLM) in log2FoldChange_shrunk"
         shrink = shrink if config.get("lfc_shrink") else "not shrunk"
         parts.append("<h4>Differential expression (pydeseq2)</h4>")

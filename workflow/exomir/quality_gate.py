@@ -29,6 +29,7 @@ import pandas as pd
 from exomir.atomic import atomic_open
 from exomir.config import schema_default
 from exomir.errors import ExomirError
+from exomir.fates import COLUMNS as FATE_COLUMNS
 from exomir.numbers import format_count
 
 REQUIRED_FATES = ("sample", "input", "adapter_dimer", "mature")
@@ -58,19 +59,7 @@ NOT_SMALL_RNA_FRACTION = 0.5  # too long (long reads no biotype took), of input
 OTHER_RNA_FRACTION = 0.5  # biotype reads, of input
 NO_REASON = "none"
 # Read-fate columns that are not biotypes (the rest, between mature and unassigned, are).
-_NOT_BIOTYPES = {
-    "sample",
-    "input",
-    "adapter_dimer",
-    "too_short",
-    "too_long",
-    "umi_duplicate",
-    "spikein",
-    "mature",
-    "hairpin_only",
-    "unassigned",
-    "no_adapter",
-}
+_NOT_BIOTYPES = set(FATE_COLUMNS)
 PASS, FAIL, NOT_COMPUTED = "PASS", "FAIL", "NA"
 # Fates that are reads on an annotated RNA: between the spike-ins and `unassigned` in
 # read_fates.tsv (mature, hairpin_only, then the biotypes in priority order).

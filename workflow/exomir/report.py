@@ -19,26 +19,9 @@ import pandas as pd
 from exomir import fates
 from exomir.atomic import atomic_open
 from exomir.errors import ExomirError
+from exomir.fates import COLOURS as FATE_COLOURS
+from exomir.fates import EXTRA_COLOURS as EXTRA_FATE_COLOURS
 
-# One fixed colour a fate, the same in every run and report: neighbours in the stack
-# (dimer / too short, piRNA / unassigned) differ in hue, not only in shade.
-FATE_COLOURS = {
-    "adapter_dimer": "#4d4d4d",
-    "too_short": "#b8b8b8",
-    "too_long": "#8c564b",
-    "umi_duplicate": "#e7ba52",
-    "spikein": "#17becf",
-    "mature": "#2ca02c",
-    "hairpin_only": "#98df8a",
-    "rRNA": "#d62728",
-    "tRNA": "#ff7f0e",
-    "Y_RNA": "#9467bd",
-    "snoRNA": "#e377c2",
-    "piRNA": "#1f77b4",
-    "unassigned": "#f2e394",
-}
-# For biotypes a user adds (order: [..., lncRNA]): none of these is in FATE_COLOURS.
-EXTRA_FATE_COLOURS = ("#393b79", "#bcbd22", "#843c39", "#637939", "#7b4173", "#5254a3")
 # A library whose most abundant miRNA holds at least this share of its miRNA reads is
 # flagged as dominated: its profile is one miRNA (e.g. red-cell miR-451a / miR-486-5p in
 # haemolysed plasma) and every other share is squeezed (exomir's threshold).

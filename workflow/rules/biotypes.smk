@@ -105,7 +105,7 @@ rule merge_lengths_by_fate:
     log:
         "logs/count/merge_lengths_by_fate.log",
     conda:
-        "../../envs/counting.yaml"
+        "../../envs/alignment.yaml"
     shell:
         "exomir biotypes merge-lengths --list {input.samples:q}"
         " --out {output.table:q} --multiqc {output.multiqc:q} 2> {log:q}"

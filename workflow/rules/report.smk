@@ -66,7 +66,7 @@ rule report_overview:
     log:
         "logs/report/report_overview.log",
     conda:
-        "../../envs/report.yaml"
+        "../../envs/de.yaml"
     params:
         quality=lambda wildcards, input: " ".join(
             f"--quality {shlex.quote(path)}" for path in input.quality
