@@ -9,8 +9,8 @@ import sys
 from exomir import fastq, kits, trimming
 from exomir.atomic import atomic_open
 from exomir.collapsed import write_collapsed
-from exomir.commands.detect_kit import add_kit_arguments, detect
 from exomir.errors import ExomirError
+from exomir.kit_arguments import add_kit_arguments, detect_kit
 
 HELP = (
     "decide one sample's kit (or read it from protocol.json), trim its reads; write collapsed "
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.protocol_json is not None:
         kit = kits.load_protocol(args.protocol_json)
     else:
-        detection = detect(args, "trim")
+        detection = detect_kit(args, "trim")
         kits.write_protocol(detection, args.sample, args.protocol_out)
         kit = detection.kit
     warnings: list[str] = []
