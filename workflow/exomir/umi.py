@@ -20,9 +20,10 @@ lengths are never compared):
 2. **Collision correction.** Random L-nt UMIs fall in M = 4^L slots, so at depth genuine
    molecules share a UMI or sit one mismatch apart, and step 1 merges them. The
    correction is an expectation under that random placement, with each UMI's chance P(x)
-   taken from the per-position base composition of the sample's distinct UMIs (a prior of
-   1,000 uniform UMIs steadies small samples): skewed synthesis makes collisions likelier,
-   and a uniform model undercounts such libraries by ~10 % at 500,000 molecules.
+   taken from the per-position base composition of the sample's distinct UMIs (of each
+   chunk of whole inserts, ~1M UMIs; a prior of 1,000 uniform UMIs steadies small
+   samples): skewed synthesis makes collisions likelier, and a uniform model undercounts
+   such libraries by ~10 % at 500,000 molecules.
 
    - *Molecules read c >= 2 times.* One survives as a cluster head unless one of its
      one-mismatch neighbour slots holds a UMI of the insert read >= 2c − 1 times. Those
