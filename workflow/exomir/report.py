@@ -151,6 +151,22 @@ def protocol_section(protocols: dict[str, dict], stats: dict[str, dict]) -> dict
             "description": "reads in which no adapter was found",
             **COUNT_FORMAT,
         },
+        "clip5": {"title": "5' clip", "description": "bases removed from the 5' end (nt)"},
+        "clip3_after_adapter": {
+            "title": "3' clip",
+            "description": "bases removed before the 3' adapter (random bases, nt)",
+        },
+        "umi_length": {"title": "UMI", "description": "UMI length after the adapter (nt)"},
+        "mirna_by_candidate": {
+            "title": "miRNA by candidate",
+            "description": "share of the sampled reads each candidate structure put on miRNAs "
+            "(and on any reference)",
+        },
+        "inferred_adapter": {
+            "title": "Inferred adapter",
+            "description": "3' adapter inferred from the reads, and the share it explains",
+        },
+        "reason": {"title": "Why", "description": "why this structure was chosen"},
         # text, never a number: MultiQC would parse "1,000 reads" and drop the commas
         "warnings": {"title": "Warnings", "description": "kit decision and trimming warnings"},
     }
