@@ -177,8 +177,13 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         " biotypes: classify_biotypes; rest: start-up, DAG, small jobs and scheduling)."
     )
     for threads, runs in results.items():
-        ratios = ", ".join(f"{wall / floor:.2f}" for wall, _, _, floor, _ in runs)
-        print(f"- trim threads {threads or 'rule default'}: × gzip -dc per run: {ratios}")
+        ratios = sorted(wall / floor for wall, _, _, floor, _ in runs)
+        print(
+            f"- trim threads {threads or 'rule default'}: × gzip -dc per run "
+            f"{', '.join(f'{r:.2f}' for r in ratios)} (median {ratios[len(ratios) // 2]:.2f}); "
+            f"fastest run {min(run[0] for run in runs):.1f} s, CPU "
+            f"{sorted(run[1] for run in runs)[len(runs) // 2]:.1f} s (median)"
+        )
 
 
 def fmt_load(load: tuple[float, float, float]) -> str:
