@@ -23,6 +23,7 @@ from exomir import fates as fate_rows
 from exomir.align import align
 from exomir.biotypes import (
     classify_sample,
+    collapsed_total,
     count_alignments,
     feature_name,
     load_features,
@@ -692,3 +693,25 @@ def test_insert_lengths_by_fate_sum_to_each_fate(trna_halves):
     section = json.loads((work / "lengths_mqc.json").read_text())
     assert section["plot_type"] == "linegraph"
     assert sum(section["data"]["tRNA"].values()) == int(fates["tRNA"])
+
+
+@pytest.mark.parametrize(
+    ("text", "total"),
+    [
+        (">1_x3\nACGT\n>2_x20\nAC\n", 23),  # plain: the fast path
+        (">1_x3\r\nACGT\r\n>2_x20\r\nAC\r\n", 23),  # CR line ends: the line-by-line path
+        (">1_x3 \nACGT\n>2_x20\nAC\n", 23),  # trailing blank after the count
+        ("", 0),
+    ],
+)
+def test_collapsed_total_sums_the_header_counts(tmp_path, text, total):
+    path = tmp_path / "reads.fa"
+    path.write_bytes(text.encode())
+    assert collapsed_total(path) == total
+
+
+def test_collapsed_total_names_a_header_without_count(tmp_path):
+    path = tmp_path / "reads.fa"
+    path.write_bytes(b">1_x3\nACGT\n>plain\nAC\n")
+    with pytest.raises(ExomirError, match=r"reads.fa: line 3: .*no '_x<count>' suffix"):
+        collapsed_total(path)

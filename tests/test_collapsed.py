@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import re
+from collections import Counter
+
 import pytest
 
-from exomir.collapsed import parse_count, read_collapsed, write_collapsed
+from exomir.collapsed import collapsed_lengths, parse_count, read_collapsed, write_collapsed
 from exomir.errors import ExomirError
 
 
@@ -56,3 +60,50 @@ def test_read_collapsed_rejects_a_header_without_sequence(tmp_path):
     path.write_text(">1_x3\nACGT\n>2_x1\n")
     with pytest.raises(ExomirError, match=r"short\.fa.*no sequence"):
         list(read_collapsed(path))
+
+
+def _lengths_by_reading(path):
+    """The reference answer: every record through read_collapsed."""
+    lengths = Counter()
+    for _, sequence, count in read_collapsed(path):
+        lengths[len(sequence)] += count
+    return lengths
+
+
+def test_collapsed_lengths_matches_reading_every_record(tmp_path):
+    rng = random.Random(7)
+    counts = {
+        "".join(rng.choice("ACGTN") for _ in range(rng.randint(1, 60))): rng.randint(1, 10**6)
+        for _ in range(5000)
+    }
+    path = tmp_path / "inserts.fa"
+    write_collapsed(counts, path)
+    expected = Counter()
+    for sequence, count in counts.items():
+        expected[len(sequence)] += count
+    assert collapsed_lengths(path) == _lengths_by_reading(path) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        ">1_x3\nACGT\n>2_x2\nACG",  # no final newline
+        ">1_x3\r\nACGT\r\n>2_x2\r\nAC\r\n",  # CR line ends
+        ">1_x3\n\nACGT\n\n>2_x2\nAC\n",  # blank lines
+        ">1_x3 desc\nACGT\n>2_x2\nAC\n",  # a description after the name
+        ">1_x3\nACGT\n>2_x2\n>3_x1\nAC\n",  # header without sequence
+        ">1_x3\nACGT\nACGT\n",  # sequence without header
+        ">1\nACGT\n",  # no count
+    ],
+)
+def test_collapsed_lengths_agrees_with_read_collapsed_on_unusual_files(tmp_path, text):
+    path = tmp_path / "odd.fa"
+    path.write_bytes(text.encode())
+    try:
+        expected = _lengths_by_reading(path)
+    except ExomirError as error:
+        with pytest.raises(ExomirError, match=re.escape(str(error))):
+            collapsed_lengths(path)
+    else:
+        assert collapsed_lengths(path) == expected

@@ -43,7 +43,7 @@ import pysam
 
 from exomir.align import align
 from exomir.atomic import atomic_open
-from exomir.collapsed import parse_count, read_collapsed
+from exomir.collapsed import collapsed_lengths, parse_count, read_collapsed
 from exomir.config import resolve_path, schema_default
 from exomir.errors import ExomirError
 from exomir.fates import COLUMNS as FATE_COLUMNS
@@ -66,6 +66,7 @@ _SKIPPED_FLAGS = 0x4 | 0x10
 _query_name = attrgetter("query_name")
 _NOT_ACGTN = re.compile(r"[^ACGTN]")
 _COUNT_SUFFIX = re.compile(rb"_x(\d+)\s*$")
+_HEADER_COUNT = re.compile(rb"^>\S*_x(\d+)$", re.MULTILINE)
 
 # Header patterns naming the feature, tried in order (see feature_name).
 # (``trRNA-`` too: one RNAcentral tRNA description carries that typo.)
@@ -316,6 +317,10 @@ def count_alignments(
 
 def collapsed_total(path: str | os.PathLike) -> int:
     """Reads (or molecules) behind a collapsed FASTA, from its ``_x{count}`` headers only."""
+    data = Path(path).read_bytes()
+    counts = _HEADER_COUNT.findall(data)
+    if len(counts) == data.count(b">"):  # every header is a plain `>name_x{count}` line
+        return sum(map(int, counts))
     total = 0
     with open(path, "rb") as handle:
         for line_number, line in enumerate(handle, start=1):
@@ -408,8 +413,8 @@ def classify_sample(
                 Path(long_reads), steps, scratch / "long", threads
             )
             log_parts += [part.replace("## ", "## long inserts, ", 1) for part in long_log]
-            long_left = _collapsed_lengths(long_current)
-        short_left = _collapsed_lengths(unannotated_out)
+            long_left = collapsed_lengths(long_current)
+        short_left = collapsed_lengths(unannotated_out)
     if sum(c.reads for c in counts) + left != total:
         raise ExomirError(
             f"{reads}: sample {sample}: biotype reads plus {left} unannotated do not add up "
@@ -480,13 +485,6 @@ class LengthInputs:
 LENGTH_FATES_FIXED = ("spikein", "mirna_hairpin")
 
 
-def _collapsed_lengths(path: str | os.PathLike) -> Counter[int]:
-    lengths: Counter[int] = Counter()
-    for _, sequence, count in read_collapsed(path):
-        lengths[len(sequence)] += count
-    return lengths
-
-
 def _bam_lengths(path: Path) -> Counter[int]:
     lengths: Counter[int] = Counter()
     with pysam.AlignmentFile(str(path), "rb", check_sq=False) as bam:
@@ -508,8 +506,8 @@ def lengths_by_fate(
     Hairpin = passing − unassigned − spike-in: the reads that aligned to hairpins (mature
     and hairpin_only). Units are those of the read fates (molecules for UMI kits).
     """
-    passing = _collapsed_lengths(inputs.inserts)
-    left = _collapsed_lengths(inputs.unassigned)
+    passing = collapsed_lengths(inputs.inserts)
+    left = collapsed_lengths(inputs.unassigned)
     spikein = _bam_lengths(inputs.spikein_bam)
     hairpin = Counter(passing)
     hairpin.subtract(left)

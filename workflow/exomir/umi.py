@@ -61,8 +61,6 @@ from collections.abc import Mapping
 from operator import itemgetter
 
 import numpy as np
-from scipy.sparse import coo_array
-from scipy.sparse.csgraph import connected_components
 
 UMI_ALPHABET = "ACGTN"
 _RADIX = len(UMI_ALPHABET)
@@ -190,6 +188,11 @@ def _cluster_and_correct(
     reached[target[single[target] & (counts_source >= 2)]] = True
     reached[source[single[source] & (counts_target >= 2)]] = True
     both_single = single[source] & single[target]
+    # Imported here: scipy.sparse costs ~0.2-0.3 s to import, which every trim job (and
+    # every other command importing this module) would pay, UMI kit or not.
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_array(
         (
             np.ones(int(both_single.sum()), dtype=np.int8),
