@@ -151,6 +151,32 @@ def protocol_section(protocols: dict[str, dict], stats: dict[str, dict]) -> dict
             "description": "reads in which no adapter was found",
             **COUNT_FORMAT,
         },
+        # Every column needs a header: MultiQC drops the ones without.
+        "clip5": {
+            "title": "5' clip",
+            "description": "bases removed from the 5' end (nt)",
+            **COUNT_FORMAT,
+        },
+        "clip3_after_adapter": {
+            "title": "3' clip",
+            "description": "bases removed before the adapter (nt)",
+            **COUNT_FORMAT,
+        },
+        "umi_length": {
+            "title": "UMI",
+            "description": "UMI length after the adapter (nt)",
+            **COUNT_FORMAT,
+        },
+        "mirna_by_candidate": {
+            "title": "Test mapping",
+            "description": "per candidate structure: share of the sampled reads on miRNAs "
+            "(hairpins) and assigned to any reference (spike-ins, hairpins, biotypes)",
+        },
+        "inferred_adapter": {
+            "title": "Inferred adapter",
+            "description": "3' adapter inferred from the reads, how, share of reads it explains",
+        },
+        "reason": {"title": "Why", "description": "why this structure was chosen"},
         # text, never a number: MultiQC would parse "1,000 reads" and drop the commas
         "warnings": {"title": "Warnings", "description": "kit decision and trimming warnings"},
     }
@@ -162,7 +188,8 @@ def protocol_section(protocols: dict[str, dict], stats: dict[str, dict]) -> dict
             "test mapping: the first 50,000 reads trimmed under each candidate structure and "
             "aligned to this run's references; the one putting most reads on miRNAs wins), its "
             "3' adapter and clipping, the share of sampled reads each candidate put on miRNAs "
-            "(and assigned to any reference, when a tie needed it), an adapter inferred from "
+            "and assigned to any of the run's references (spike-ins, hairpins, biotypes; the "
+            "total breaks miRNA ties), an adapter inferred from "
             "the reads, and warnings (e.g. a declared kit another structure maps far better)."
         ),
         "plot_type": "table",
@@ -184,9 +211,9 @@ def _mapping_columns(protocol: dict) -> dict:
     inferred = evidence.get("inferred_adapter") or {}
     cells = []
     for candidate in mapping.get("candidates", []):
-        cell = f"{candidate['protocol']} {100 * candidate['mirna_fraction']:.1f}%"
-        if candidate.get("assigned_fraction") is not None:
-            cell += f" (assigned {100 * candidate['assigned_fraction']:.1f}%)"
+        cell = f"{candidate['protocol']} {100 * candidate['mirna_fraction']:.1f}% miRNA"
+        if candidate.get("assigned_fraction") is not None:  # null: hairpins alone were given
+            cell += f", {100 * candidate['assigned_fraction']:.1f}% assigned"
         cells.append(cell)
     return {
         "clip5": protocol.get("clip5", 0),
