@@ -354,4 +354,7 @@ def test_mapping_reference_names_clash_and_an_empty_hairpin_file_are_one_line(tm
     (tmp_path / "empty.fa").write_text("")
     with pytest.raises(ExomirError, match="empty.fa: no hairpin sequences"):
         write_mapping_reference(tmp_path / "empty.fa", [tmp_path / "tRNA.fa"], out)
+    (tmp_path / "headless.fa").write_text("ACGTACGT\n>t3\nACGT\n")
+    with pytest.raises(ExomirError, match="headless.fa: not FASTA"):
+        write_mapping_reference(tmp_path / "hairpin.fa", [tmp_path / "headless.fa"], out)
     assert not out.exists()

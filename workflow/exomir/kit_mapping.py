@@ -105,9 +105,8 @@ def write_mapping_reference(
 
     Each record is renamed ``<reference>|<name>`` (``hairpin`` for the hairpins, the file
     name without ``.fa`` for the others: ``spikein``, ``tRNA``...), so a hit says where.
+    The inputs are the pipeline's own DNA FASTAs: lines are copied, headers renamed.
     """
-    from exomir.reference import read_fasta  # not at the top: exomir trim does not need it
-
     sources = [(MIRNA_REFERENCE, Path(hairpin))]
     for path in map(Path, others):
         name = path.name.split(".")[0]
@@ -118,9 +117,20 @@ def write_mapping_reference(
     with atomic_open(out) as handle:
         for name, path in sources:
             counts[name] = 0
-            for record in read_fasta(path):
-                handle.write(f">{name}{REFERENCE_SEPARATOR}{record.name}\n{record.sequence}\n")
-                counts[name] += 1
+            with open(path) as fasta:
+                for number, line in enumerate(fasta, 1):
+                    if line.startswith(">"):
+                        record = line[1:].split(None, 1)
+                        if not record:
+                            raise ExomirError(f"{path}: line {number}: a '>' header without a name")
+                        handle.write(f">{name}{REFERENCE_SEPARATOR}{record[0]}\n")
+                        counts[name] += 1
+                    elif line.strip():
+                        if not counts[name]:
+                            raise ExomirError(
+                                f"{path}: not FASTA (a sequence line comes before any '>' header)"
+                            )
+                        handle.write(line if line.endswith("\n") else line + "\n")
         if not counts[MIRNA_REFERENCE]:
             raise ExomirError(f"{hairpin}: no hairpin sequences for the test mapping")
     return counts

@@ -17,7 +17,7 @@ rule kit_mapping_reference:
     log:
         "logs/reference/kit_mapping_reference.log",
     conda:
-        "../../envs/alignment.yaml"
+        "../../envs/trimming.yaml"
     params:
         others=lambda w, input: " ".join(shlex.quote(path) for path in input.others),
     shell:
