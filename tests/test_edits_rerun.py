@@ -40,7 +40,12 @@ GOLDEN_FILES = {
     ],
 }
 PER_SAMPLE_RULES = {"trim", "align", "count", "classify_biotypes"}
-REFERENCE_RULES = {"build_reference", "bowtie_index", "prepare_biotype_reference"}
+REFERENCE_RULES = {
+    "build_reference",
+    "bowtie_index",
+    "prepare_biotype_reference",
+    "kit_mapping_reference",
+}
 
 
 def planned_jobs(workdir) -> dict[str, int]:

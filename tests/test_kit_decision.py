@@ -9,6 +9,7 @@ bowtie indexes of the bundled hsa hairpins, the spike-ins and the bundled tRNA r
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, REPO
-from exomir import fastq, trimming
+from exomir import fastq, kit_mapping, trimming
 from exomir.biotypes import prepare_reference
-from exomir.kit_mapping import MappingReferences, decide_structure
+from exomir.errors import ExomirError
+from exomir.kit_mapping import MappingReferences, decide_structure, write_mapping_reference
 from exomir.kits import load_kits
 from exomir.reference import read_fasta, species_records
 from tools.simulate import KITS as SIMULATED_KITS
@@ -59,10 +61,9 @@ def kits():
 
 
 @pytest.fixture(scope="module")
-def references(tmp_path_factory) -> MappingReferences:
-    """bowtie indexes: hsa hairpins (miRNA), spike-ins and tRNA (other)."""
-    import subprocess
-
+def separate_references(tmp_path_factory) -> MappingReferences:
+    """bowtie indexes, one a reference: hsa hairpins (miRNA), spike-ins and tRNA (other);
+    and, as ``combined``, the workflow's one index of all three (write_mapping_reference)."""
     folder = tmp_path_factory.mktemp("kit_mapping_refs")
     hairpins = species_records(read_fasta(MIRBASE / "hairpin.fa.gz"), "hsa")
     matures = {r.name: r.sequence for r in read_fasta(MIRBASE / "mature.fa.gz")}
@@ -74,15 +75,26 @@ def references(tmp_path_factory) -> MappingReferences:
         "".join(f">{n}\n{matures[n].replace('U', 'T')}\n" for n in spikeins)
     )
     prepare_reference("tRNA", REPO / "resources" / "smallrna" / "tRNA.fa.gz", folder / "tRNA.fa")
-    for name in ("hairpin", "spikein", "tRNA"):
+    write_mapping_reference(
+        folder / "hairpin.fa", [folder / "spikein.fa", folder / "tRNA.fa"], folder / "all.fa"
+    )
+    for name in ("hairpin", "spikein", "tRNA", "all"):
         subprocess.run(
             ["bowtie-build", str(folder / f"{name}.fa"), str(folder / name)],
             check=True,
             capture_output=True,
         )
     return MappingReferences(
-        (str(folder / "hairpin"),), (str(folder / "spikein"), str(folder / "tRNA"))
+        (str(folder / "hairpin"),),
+        (str(folder / "spikein"), str(folder / "tRNA")),
+        (str(folder / "all"),),
     )
+
+
+@pytest.fixture(scope="module")
+def references(separate_references) -> MappingReferences:
+    """The workflow's way: the one combined index."""
+    return MappingReferences(combined=separate_references.combined)
 
 
 def simulated(tmp: Path, kit: str, adapter, composition, seed: int = 7) -> Path:
@@ -279,3 +291,70 @@ def test_real_barcoded_encode_library_gets_its_adapter_inferred_and_barcode_clip
         c["protocol"]: c["mirna_fraction"] for c in detection.evidence["mapping"]["candidates"]
     }
     assert scores[detection.kit.name] > 5 * scores["inferred"]
+
+
+def test_one_combined_index_scores_as_the_separate_indexes_in_one_bowtie_call(
+    tmp_path, kits, separate_references, monkeypatch
+):
+    """Every candidate's miRNA and total assignment rates, from one bowtie call a sample."""
+    path = simulated(tmp_path, "nextflex", None, LOW_MIRNA)
+    reads = list(fastq.first_sequences([path], 100_000))
+    calls = []
+    bowtie = kit_mapping._bowtie
+    monkeypatch.setattr(
+        kit_mapping, "_bowtie", lambda *a, **k: calls.append(a[1]) or bowtie(*a, **k)
+    )
+    combined = MappingReferences(combined=separate_references.combined)
+    one = decide_structure(reads, "auto", None, kits, combined).evidence["mapping"]
+    assert calls == list(separate_references.combined)
+    separate = MappingReferences(separate_references.mirna, separate_references.other)
+    several = decide_structure(reads, "auto", None, kits, separate).evidence["mapping"]
+    assert one == several
+    candidates = one["candidates"]
+    assert all(c["assigned_fraction"] >= c["mirna_fraction"] for c in candidates)
+    nextflex = next(c for c in candidates if c["protocol"] == "nextflex")
+    # 1 % miRNA, 1 % spike-ins, 40 % tRNA fragments (most longer than the read's insert
+    # room, so without adapter): most assigned reads are not miRNA
+    assert nextflex["assigned_fraction"] > 0.05 > 0.02 > nextflex["mirna_fraction"]
+
+
+def test_an_insert_on_a_hairpin_and_another_reference_counts_as_mirna(tmp_path, kits):
+    mature = "TAGCTTATCAGACTGATGTTGA"
+    other = "GCATTGGTGGTTCAGTGGTAGAATT"  # a tRNA-like insert, on no hairpin
+    (tmp_path / "hairpin.fa").write_text(f">h1\nTGTCGGGTA{mature}CTGTTGAATCTCATGG\n")
+    (tmp_path / "tRNA.fa").write_text(f">t1\nAAAA{mature}GGGG{other}CCA\n")
+    counts = write_mapping_reference(
+        tmp_path / "hairpin.fa", [tmp_path / "tRNA.fa"], tmp_path / "all.fa"
+    )
+    assert counts == {"hairpin": 1, "tRNA": 1}
+    assert (tmp_path / "all.fa").read_text().startswith(">hairpin|h1\n")
+    subprocess.run(
+        ["bowtie-build", str(tmp_path / "all.fa"), str(tmp_path / "all")],
+        check=True,
+        capture_output=True,
+    )
+    adapter = kits["illumina"].adapter
+    reads = Counter({mature + adapter[:28]: 30, other + adapter[:25]: 10})
+    (score,) = kit_mapping.score_candidates(
+        reads, [kits["illumina"]], MappingReferences(combined=(str(tmp_path / "all"),))
+    )
+    assert (score.mirna, score.assigned) == (30, 40)
+
+
+def test_mapping_reference_names_clash_and_an_empty_hairpin_file_are_one_line(tmp_path):
+    (tmp_path / "hairpin.fa").write_text(">h1\nACGTACGTACGTACGTACGTAC\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "tRNA.fa").write_text(">t1\nACGTACGTACGTACGT\n")
+    (tmp_path / "tRNA.fa").write_text(">t2\nACGTACGTACGTACGT\n")
+    out = tmp_path / "all.fa"
+    with pytest.raises(ExomirError, match="a second reference named 'tRNA'"):
+        write_mapping_reference(
+            tmp_path / "hairpin.fa", [tmp_path / "tRNA.fa", tmp_path / "other" / "tRNA.fa"], out
+        )
+    (tmp_path / "empty.fa").write_text("")
+    with pytest.raises(ExomirError, match="empty.fa: no hairpin sequences"):
+        write_mapping_reference(tmp_path / "empty.fa", [tmp_path / "tRNA.fa"], out)
+    (tmp_path / "headless.fa").write_text("ACGTACGT\n>t3\nACGT\n")
+    with pytest.raises(ExomirError, match="headless.fa: not FASTA"):
+        write_mapping_reference(tmp_path / "hairpin.fa", [tmp_path / "headless.fa"], out)
+    assert not out.exists()

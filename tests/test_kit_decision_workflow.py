@@ -69,8 +69,12 @@ def test_barcoded_encode_library_is_trimmed_with_inferred_adapter_and_barcode_cl
 def test_biased_nextflex_is_decided_by_mapping_in_the_workflow(run):
     decided = protocol(run, "nextflex_auto")
     assert decided["protocol"] == "nextflex"
-    names = {c["protocol"] for c in decided["evidence"]["mapping"]["candidates"]}
-    assert {"illumina", "nextflex", "trimmed"} <= names
+    candidates = decided["evidence"]["mapping"]["candidates"]
+    assert {"illumina", "nextflex", "trimmed"} <= {c["protocol"] for c in candidates}
+    # every candidate's total assignment rate (spike-ins, hairpins, biotypes), not on ties only
+    assert all(c["assigned_fraction"] >= c["mirna_fraction"] for c in candidates)
+    log = (run / "logs/trim/nextflex_auto.log").read_text()
+    assert "kit decided by test mapping (nextflex)" in log
 
 
 def test_wrong_declared_kit_is_warned_in_log_report_and_quality_gate(run):
@@ -87,6 +91,7 @@ def test_wrong_declared_kit_is_warned_in_log_report_and_quality_gate(run):
     report = (run / "results/multiqc/multiqc_report.html").read_text()
     assert "Insert length by fate" in report
     assert "mirna_by_candidate" in report or "nextflex 6" in report
+    assert "% assigned" in report
 
 
 def test_insert_lengths_by_fate_cover_every_sample(run):

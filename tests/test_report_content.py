@@ -66,6 +66,21 @@ def test_kit_table_keeps_warning_text_and_formats_counts():
     assert section["headers"]["input"]["format"] == "{:,.0f}"
 
 
+def test_kit_table_shows_each_candidates_mirna_and_assigned_share_under_a_header():
+    candidates = [
+        {"protocol": "nextflex", "mirna_fraction": 0.61, "assigned_fraction": 0.8},
+        {"protocol": "illumina", "mirna_fraction": 0.05, "assigned_fraction": 0.2},
+    ]
+    protocols = {"A": {"protocol": "nextflex", "evidence": {"mapping": {"candidates": candidates}}}}
+    section = protocol_section(protocols, {"A": {"input": 1000}})
+    row = section["data"]["A"]
+    assert row["mirna_by_candidate"] == (
+        "nextflex 61.0% miRNA, 80.0% assigned · illumina 5.0% miRNA, 20.0% assigned"
+    )
+    # MultiQC shows only the columns that have a header
+    assert set(row) <= set(section["headers"])
+
+
 def counts_frame():
     return pd.DataFrame(
         {"even": [10.0, 10.0, 10.0, 10.0], "dominated": [97.0, 1.0, 1.0, 1.0], "empty": 0.0},

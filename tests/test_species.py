@@ -334,7 +334,8 @@ def test_hairpin_only_reference_with_no_spikeins_runs_and_counts_arms(hairpin_on
     assert_counted_right(found)
 
 
-@pytest.mark.parametrize(("spikeins", "indexes"), [("spikeins: []\n", 1), ("", 2)])
+# hairpins and the kit decision's combined test-mapping reference, plus spike-ins if any
+@pytest.mark.parametrize(("spikeins", "indexes"), [("spikeins: []\n", 2), ("", 3)])
 def test_no_spikeins_means_no_spikein_index_job(tmp_path, spikeins, indexes):
     reads = DATA / "reads" / "human_truseq_1_2k.fastq.gz"
     (tmp_path / "samples.tsv").write_text(f"sample\tfastq\ns1\t{reads}\n")

@@ -24,16 +24,23 @@ def add_kit_arguments(parser: argparse.ArgumentParser, *, required: bool) -> Non
     )
     # Test mapping (exomir.kit_mapping): no index given, no test mapping.
     parser.add_argument(
+        "--mapping-index",
+        nargs="*",
+        default=[],
+        help="bowtie index prefix of the combined test-mapping reference (exomir "
+        "kit-mapping-reference: hairpins, spike-ins, biotypes; one bowtie call)",
+    )
+    parser.add_argument(
         "--mirna-index",
         nargs="*",
         default=[],
-        help="bowtie index prefix(es) whose hits count as miRNA (the hairpins)",
+        help="instead: separate bowtie index prefix(es) whose hits count as miRNA (hairpins)",
     )
     parser.add_argument(
         "--reference-index",
         nargs="*",
         default=[],
-        help="bowtie index prefix(es) whose hits count as assigned (spike-ins, biotypes)",
+        help="and separate index prefix(es) whose hits count as assigned (spike-ins, biotypes)",
     )
     parser.add_argument(
         "--mapping-reads",
@@ -47,7 +54,9 @@ def detect_kit(args: argparse.Namespace, command: str) -> kits.Detection:
     """Decide the kit as the options say; warnings go to stderr (the job's log)."""
     warnings: list[str] = []
     sequences = fastq.first_sequences(args.fastq, args.max_reads, warnings=warnings)
-    references = kit_mapping.MappingReferences(tuple(args.mirna_index), tuple(args.reference_index))
+    references = kit_mapping.MappingReferences(
+        tuple(args.mirna_index), tuple(args.reference_index), tuple(args.mapping_index)
+    )
     detection = kit_mapping.decide_structure(
         sequences,
         args.protocol,

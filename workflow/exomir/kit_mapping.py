@@ -4,10 +4,11 @@ Adapters cannot tell TruSeq from NEXTflex (same adapter, 4 + 4 random bases), no
 whether a 5' barcode must go, and composition rules break on real random bases (ligation
 makes them skewed). What a wrong structure cannot do is put reads on miRNAs: a sample of
 reads (default the first 50,000) is trimmed under each candidate structure, the distinct
-inserts of all candidates are aligned once to each of the run's references (hairpins;
-spike-ins and biotypes), and the structure that assigns the most reads to hairpins wins,
-total assigned reads breaking ties (the spike-in and biotype indexes are searched only
-then: each bowtie call costs ~0.2 CPU s, so with no tie ``assigned_fraction`` is null).
+inserts of all candidates are aligned together, once, to one bowtie index of the run's
+references (hairpins, spike-ins and biotypes: :func:`write_mapping_reference`), and the
+structure that assigns the most reads to hairpins wins, total assigned reads (any
+reference) breaking ties. An insert with a hairpin hit counts as miRNA even if it also
+hits another reference, as in the pipeline, where hairpins come before biotypes.
 Counts within 2 % (and 5 reads) of each other are a tie; a tie on both keeps the
 composition-based choice (:mod:`exomir.kits`), so the decision depends on the references
 only where they tell the structures apart.
@@ -23,12 +24,16 @@ another structure puts at least twice as many reads on miRNAs (and 20 reads, 0.1
 the sampled reads, more: libraries with ~1 % miRNA are checked too). Shifted forms of
 one adapter (same clipping) are not ranked by mapping, which cannot see a 1-4 nt shift;
 the adapter evidence (first bases exact) decides between them. Alignment: bowtie
-``-v 1 --norc -k 1`` (a hit, not where); UMI kits are scored in reads.
+``-v 1 --norc -a`` (every hit within one mismatch: whether one is on a hairpin), run as
+``bowtie-align-s`` itself: the ``bowtie`` wrapper script is a Python start-up of ~0.1 CPU s,
+most of what one bowtie call cost. UMI kits are scored in reads.
 """
 
 from __future__ import annotations
 
+import os
 import resource
+import shutil
 import subprocess
 import tempfile
 import time
@@ -40,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from exomir import adapter_inference
+from exomir.atomic import atomic_open
 from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.kits import (
@@ -69,17 +75,65 @@ DECLARED_WARNING_MIN_READS = 20
 # bowtie -v of the test mapping: the pipeline's own alignment setting.
 MISMATCHES = schema_default("alignment.mismatches")
 INFERRED = "inferred"
+# Records of the combined index are named "<reference>|<record>"; hits on these are miRNA.
+MIRNA_REFERENCE = "hairpin"
+REFERENCE_SEPARATOR = "|"
 
 
 @dataclass(frozen=True)
 class MappingReferences:
-    """bowtie index prefixes: hits on ``mirna`` count as miRNA, on ``other`` as assigned."""
+    """bowtie index prefixes of the test mapping.
 
-    mirna: tuple[str, ...]
+    ``combined``: indexes of :func:`write_mapping_reference` (the workflow's, one bowtie
+    call): a hit on a ``hairpin|`` record is miRNA, any hit is assigned. ``mirna`` and
+    ``other``: separate indexes whose every hit counts as miRNA, or as assigned (one bowtie
+    call each; ``exomir detect-kit`` with the pipeline's own hairpin and biotype indexes).
+    """
+
+    mirna: tuple[str, ...] = ()
     other: tuple[str, ...] = ()
+    combined: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.mirna or self.other)
+        return bool(self.mirna or self.other or self.combined)
+
+
+def write_mapping_reference(
+    hairpin: str | os.PathLike, others: Sequence[str | os.PathLike], out: str | os.PathLike
+) -> dict[str, int]:
+    """One FASTA of all references the test mapping assigns reads to; records per reference.
+
+    Each record is renamed ``<reference>|<name>`` (``hairpin`` for the hairpins, the file
+    name without ``.fa`` for the others: ``spikein``, ``tRNA``...), so a hit says where.
+    The inputs are the pipeline's own DNA FASTAs: lines are copied, headers renamed.
+    """
+    sources = [(MIRNA_REFERENCE, Path(hairpin))]
+    for path in map(Path, others):
+        name = path.name.split(".")[0]
+        if name in {n for n, _ in sources}:
+            raise ExomirError(f"{path}: a second reference named {name!r} for the test mapping")
+        sources.append((name, path))
+    counts: dict[str, int] = {}
+    with atomic_open(out) as handle:
+        for name, path in sources:
+            counts[name] = 0
+            with open(path) as fasta:
+                for number, line in enumerate(fasta, 1):
+                    if line.startswith(">"):
+                        record = line[1:].split(None, 1)
+                        if not record:
+                            raise ExomirError(f"{path}: line {number}: a '>' header without a name")
+                        handle.write(f">{name}{REFERENCE_SEPARATOR}{record[0]}\n")
+                        counts[name] += 1
+                    elif line.strip():
+                        if not counts[name]:
+                            raise ExomirError(
+                                f"{path}: not FASTA (a sequence line comes before any '>' header)"
+                            )
+                        handle.write(line if line.endswith("\n") else line + "\n")
+        if not counts[MIRNA_REFERENCE]:
+            raise ExomirError(f"{hairpin}: no hairpin sequences for the test mapping")
+    return counts
 
 
 @dataclass
@@ -90,7 +144,7 @@ class CandidateScore:
     reads: int
     passed: int
     mirna: int
-    assigned: int | None  # None: the other references were not needed (no miRNA tie)
+    assigned: int | None  # None: no reference but hairpins was given
 
     def to_json(self) -> dict[str, Any]:
         share = (lambda n: round(n / self.reads, 4)) if self.reads else (lambda n: 0.0)
@@ -229,52 +283,71 @@ def score_candidates(
         # UMIs do not change where an insert maps; scores are in reads for every kit.
         result = trim_sequences(reads, replace(kit, umi_length=0), min_length, max_length)
         trimmed.append((kit, result))
+    # Distinct inserts of all candidates, aligned together: one bowtie call an index.
     inserts = sorted(set().union(*(result.inserts for _, result in trimmed)))
-    mirna = _aligned(inserts, references.mirna, threads)
+    mirna, assigned = _aligned(inserts, references, threads)
     total = sum(reads.values())
-
-    def scored(other: set[str] | None) -> list[CandidateScore]:
-        scores = []
-        for kit, result in trimmed:
-            on_mirna = sum(n for insert, n in result.inserts.items() if insert in mirna)
-            assigned = None
-            if other is not None:
-                assigned = sum(
-                    n for insert, n in result.inserts.items() if insert in mirna or insert in other
-                )
-            scores.append(CandidateScore(kit, total, result.passed, on_mirna, assigned))
-        return scores
-
-    scores = scored(None if references.other else set())
-    ranked = sorted(scores, key=lambda s: -s.mirna)
-    if len(ranked) > 1 and _tied(ranked[0].mirna, ranked[1].mirna) and references.other:
-        # Only a tie on miRNA needs the other references (each bowtie call costs ~0.2 s).
-        scores = scored(_aligned(inserts, references.other, threads))
+    has_other = bool(references.other or references.combined)
+    scores = []
+    for kit, result in trimmed:
+        on_mirna = sum(n for insert, n in result.inserts.items() if insert in mirna)
+        on_any = sum(n for insert, n in result.inserts.items() if insert in assigned)
+        scores.append(
+            CandidateScore(kit, total, result.passed, on_mirna, on_any if has_other else None)
+        )
     return scores
 
 
-def _aligned(inserts: Sequence[str], prefixes: Sequence[str], threads: int) -> set[str]:
-    """The inserts that align (bowtie -v 1 --norc) to any of the indexes ``prefixes``."""
-    hits: set[str] = set()
-    if not inserts or not prefixes:
-        return hits
+def _aligned(
+    inserts: Sequence[str], references: MappingReferences, threads: int
+) -> tuple[set[str], set[str]]:
+    """The inserts with a hit on a hairpin, and those with a hit on any reference."""
+    mirna: set[str] = set()
+    assigned: set[str] = set()
+    if not inserts:
+        return mirna, assigned
+    indexes = (
+        [(prefix, "combined") for prefix in references.combined]
+        + [(prefix, "mirna") for prefix in references.mirna]
+        + [(prefix, "other") for prefix in references.other]
+    )
     with tempfile.TemporaryDirectory(prefix="exomir_kit_mapping.") as tmp:
         fasta = Path(tmp) / "inserts.fa"
         fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(inserts)))
-        for prefix in prefixes:
-            command = [
-                "bowtie", "-f", "-v", str(MISMATCHES), "--norc", "-k", "1",
-                "--suppress", "2,3,4,5,6,7,8", "-p", str(threads), "-x", prefix, str(fasta),
-            ]  # fmt: skip
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                message = " ".join(done.stderr.split())[-300:]
-                raise ExomirError(
-                    f"test mapping against {prefix} failed (bowtie exit {done.returncode}): "
-                    f"{message}"
-                )
-            hits.update(inserts[int(name)] for name in done.stdout.split())
-    return hits
+        for prefix, kind in indexes:
+            for line in _bowtie(fasta, prefix, threads, every_hit=kind == "combined"):
+                number, _, reference = line.partition("\t")
+                insert = inserts[int(number)]
+                assigned.add(insert)
+                if kind == "mirna" or (
+                    kind == "combined"
+                    and reference.partition(REFERENCE_SEPARATOR)[0] == MIRNA_REFERENCE
+                ):
+                    mirna.add(insert)
+    return mirna, assigned
+
+
+def _bowtie(fasta: Path, prefix: str, threads: int, *, every_hit: bool) -> list[str]:
+    """bowtie ``-v 1 --norc`` output lines ``<insert number>[\t<reference record>]``.
+
+    ``every_hit``: all hits (``-a``) with their reference, else the first hit's number.
+    """
+    large = not Path(f"{prefix}.1.ebwt").exists() and Path(f"{prefix}.1.ebwtl").exists()
+    binary = "bowtie-align-l" if large else "bowtie-align-s"
+    if shutil.which(binary) is None:
+        binary = "bowtie"  # an install without the binaries on PATH: the wrapper finds them
+    command = [
+        binary, "-f", "-v", str(MISMATCHES), "--norc", *(["-a"] if every_hit else ["-k", "1"]),
+        "--suppress", "2,4,5,6,7,8" if every_hit else "2,3,4,5,6,7,8",
+        "-p", str(threads), "-x", prefix, str(fasta),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        message = " ".join(done.stderr.split())[-300:]
+        raise ExomirError(
+            f"test mapping against {prefix} failed (bowtie exit {done.returncode}): {message}"
+        )
+    return done.stdout.splitlines()
 
 
 def _candidates(

@@ -178,7 +178,8 @@ def protocol_section(protocols: dict[str, dict], stats: dict[str, dict]) -> dict
             "test mapping: the first 50,000 reads trimmed under each candidate structure and "
             "aligned to this run's references; the one putting most reads on miRNAs wins), its "
             "3' adapter and clipping, the share of sampled reads each candidate put on miRNAs "
-            "(and assigned to any reference, when a tie needed it), an adapter inferred from "
+            "and assigned to any of the run's references (spike-ins, hairpins, biotypes; the "
+            "total breaks miRNA ties), an adapter inferred from "
             "the reads, and warnings (e.g. a declared kit another structure maps far better)."
         ),
         "plot_type": "table",
@@ -200,9 +201,9 @@ def _mapping_columns(protocol: dict) -> dict:
     inferred = evidence.get("inferred_adapter") or {}
     cells = []
     for candidate in mapping.get("candidates", []):
-        cell = f"{candidate['protocol']} {100 * candidate['mirna_fraction']:.1f}%"
-        if candidate.get("assigned_fraction") is not None:
-            cell += f" (assigned {100 * candidate['assigned_fraction']:.1f}%)"
+        cell = f"{candidate['protocol']} {100 * candidate['mirna_fraction']:.1f}% miRNA"
+        if candidate.get("assigned_fraction") is not None:  # null: hairpins alone were given
+            cell += f", {100 * candidate['assigned_fraction']:.1f}% assigned"
         cells.append(cell)
     return {
         "clip5": protocol.get("clip5", 0),

@@ -54,7 +54,7 @@ rule bowtie_index:
     log:
         "logs/reference/bowtie_index_{reference}.log",
     wildcard_constraints:
-        reference="hairpin|spikein",
+        reference="hairpin|spikein|kit_mapping",
     conda:
         "../../envs/alignment.yaml"
     threads: 2

@@ -2,22 +2,33 @@
 # adapters, extract and deduplicate UMIs and collapse identical inserts in one pass over the
 # FASTQ: identical raw reads are trimmed once and carry their multiplicity from here on.
 # The kit decision maps a sample of reads trimmed under each candidate structure to the
-# run's own references (exomir/kit_mapping.py), so the indexes are inputs of this rule.
+# run's own references (exomir/kit_mapping.py): hairpins, spike-ins and biotypes in one
+# bowtie index (rule kit_mapping_reference), so one bowtie call a sample.
+
+
+rule kit_mapping_reference:
+    input:
+        hairpin="results/reference/hairpin.fa",
+        # spike-ins and biotypes: what else the test mapping may assign reads to
+        others=(["results/reference/spikein.fa"] if HAS_SPIKEINS else [])
+        + expand("results/reference/biotypes/{biotype}.fa", biotype=BIOTYPES),
+    output:
+        "results/reference/kit_mapping.fa",
+    log:
+        "logs/reference/kit_mapping_reference.log",
+    conda:
+        "../../envs/trimming.yaml"
+    params:
+        others=lambda w, input: " ".join(shlex.quote(path) for path in input.others),
+    shell:
+        "exomir kit-mapping-reference --hairpin {input.hairpin:q} --other {params.others}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule trim:
     input:
         fastq=get_fastq,
-        hairpin_index=f"results/reference/bowtie/hairpin{BOWTIE_INDEX}",
-        # spike-ins and biotypes: what else the test mapping may assign reads to
-        reference_indexes=(
-            [f"results/reference/bowtie/spikein{BOWTIE_INDEX}"] if HAS_SPIKEINS else []
-        )
-        + expand(
-            "results/reference/biotypes/bowtie/{biotype}{suffix}",
-            biotype=BIOTYPES,
-            suffix=BOWTIE_INDEX,
-        ),
+        mapping_index=f"results/reference/bowtie/kit_mapping{BOWTIE_INDEX}",
     output:
         protocol="results/trimmed/{sample}/protocol.json",
         inserts="results/trimmed/{sample}/inserts.fa",
@@ -36,18 +47,10 @@ rule trim:
         adapter=get_adapter_option,
         min_length=CONFIG["min_length"],
         max_length=CONFIG["max_length"],
-        mirna_index=index_prefix("hairpin_index"),
-        reference_indexes=lambda w, input: (
-            "--reference-index "
-            + " ".join(
-                shlex.quote(p[: -len(BOWTIE_INDEX)]) for p in input.reference_indexes
-            )
-            if input.reference_indexes
-            else ""
-        ),
+        mapping_index=index_prefix("mapping_index"),
     shell:
         "exomir trim --sample {wildcards.sample} --fastq {input.fastq:q}"
-        " --mirna-index {params.mirna_index:q} {params.reference_indexes}"
+        " --mapping-index {params.mapping_index:q}"
         " --protocol {params.protocol} {params.adapter} --protocol-out {output.protocol:q}"
         " --min-length {params.min_length}"
         " --max-length {params.max_length} --threads {threads}"
