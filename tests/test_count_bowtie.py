@@ -377,3 +377,15 @@ def test_mature_positions_without_a_tail_log_is_a_one_line_error(aligned, tmp_pa
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--tail-log" in error
     assert not list(tmp_path.iterdir())
+
+
+def test_align_sample_removes_the_scratch_folder_a_killed_attempt_left(aligned, tmp_path):
+    """SIGKILL cannot run ``finally``: the next attempt of the job clears what it left."""
+    stale = tmp_path / ".align.killed"
+    stale.mkdir()
+    (stale / "not_hairpin.fa").write_text(">1_x1\nACGT\n")
+    argv = align_sample_argv(
+        aligned["work"], aligned["reference"], aligned["work"] / "inserts.fa", tmp_path
+    )
+    assert cli.main(argv) == 0
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".align.")]

@@ -56,6 +56,8 @@ from exomir.errors import ExomirError
 from exomir.reference import read_fasta
 
 DEFAULT_MISMATCHES = schema_default("alignment.mismatches")
+# Per-sample scratch folder of align_sample (spike-in leftovers, tail pass), next to its outputs.
+SCRATCH_PREFIX = ".align."
 DEFAULT_MAX_TAIL = schema_default("alignment.max_tail")
 # A tail pass copy shorter than this is not aligned (the shortest insert kept by trimming).
 DEFAULT_MIN_TEMPLATED_LENGTH = schema_default("min_length")
@@ -191,7 +193,10 @@ def align_sample(
     """
     unaligned = Path(unaligned)
     unaligned.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".align.", dir=unaligned.parent))
+    # A killed (SIGKILL) earlier attempt of this job cannot have removed its scratch folder.
+    for stale in unaligned.parent.glob(f"{SCRATCH_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=unaligned.parent))
     try:
         no_records = spikein is not None and not any(
             True for _ in read_fasta(spikein.reference_fasta)
