@@ -189,15 +189,7 @@ def test_isomirs_on_real_alignments(aligned):
 def aligned_by_exomir(aligned) -> Path:
     """The same reads through ``exomir align-sample``, as the workflow's align rule runs it."""
     work, out = aligned["work"], aligned["work"] / "exomir_align"
-    reference = aligned["reference"]
-    argv = ["align-sample", "--reads", str(work / "inserts.fa"), "--threads", "2"]
-    for name in ("spikein", "hairpin"):
-        argv += [f"--{name}-index", str(work / name)]
-        argv += [f"--{name}-reference", str(reference / f"{name}.fa")]
-        argv += [f"--{name}-log", str(out / f"{name}.log")]
-    argv += ["--spikein-bam", str(out / "spikein.bam")]
-    argv += ["--hairpin-grouped-bam", str(out / "hairpin.grouped.bam")]
-    argv += ["--hairpin-bam", str(out / "hairpin.bam"), "--unaligned", str(out / "unassigned.fa")]
+    argv = align_sample_argv(work, aligned["reference"], work / "inserts.fa", out)
     out.mkdir()
     assert cli.main(argv) == 0
     return out
