@@ -45,6 +45,7 @@ import numpy as np
 import pysam
 
 from exomir.atomic import atomic_path
+from exomir.bowtie import bowtie_executable
 from exomir.collapsed import read_collapsed
 from exomir.config import schema_default
 from exomir.counting import (
@@ -65,7 +66,7 @@ DEFAULT_MIN_TEMPLATED_LENGTH = schema_default("min_length")
 
 def bowtie_arguments(index: str, reads: str, unaligned: str, mismatches: int, threads: int) -> list:
     return [
-        "bowtie",
+        bowtie_executable(index),
         "-f",
         "-v",
         str(mismatches),

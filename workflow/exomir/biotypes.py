@@ -33,6 +33,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import groupby
@@ -404,16 +405,27 @@ def classify_sample(
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=unannotated_out.parent) as tmp:
         scratch = Path(tmp)
-        counts, current, log_parts = _run_chain(Path(reads), steps, scratch / "short", threads)
-        left = write_sorted_collapsed(current, unannotated_out)
         long_counts: list[BiotypeCounts] = []
         long_left: Counter[int] = Counter()
-        if long_reads is not None:
-            long_counts, long_current, long_log = _run_chain(
-                Path(long_reads), steps, scratch / "long", threads
-            )
+        if long_reads is None:
+            counts, current, log_parts = _run_chain(Path(reads), steps, scratch / "short", threads)
+        else:
+            # The two chains are independent: with 2 threads they run side by side, one
+            # bowtie thread each (most of a call is loading the index, which -p does not
+            # share out), instead of one after the other.
+            chain_threads = max(1, threads // 2)
+            with ThreadPoolExecutor(2 if threads >= 2 else 1) as pool:
+                short = pool.submit(
+                    _run_chain, Path(reads), steps, scratch / "short", chain_threads
+                )
+                long = pool.submit(
+                    _run_chain, Path(long_reads), steps, scratch / "long", chain_threads
+                )
+                counts, current, log_parts = short.result()
+                long_counts, long_current, long_log = long.result()
             log_parts += [part.replace("## ", "## long inserts, ", 1) for part in long_log]
             long_left = collapsed_lengths(long_current)
+        left = write_sorted_collapsed(current, unannotated_out)
         short_left = collapsed_lengths(unannotated_out)
     if sum(c.reads for c in counts) + left != total:
         raise ExomirError(

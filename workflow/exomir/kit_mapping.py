@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import subprocess
 import tempfile
 import time
@@ -46,6 +45,7 @@ from typing import Any
 
 from exomir import adapter_inference
 from exomir.atomic import atomic_open
+from exomir.bowtie import bowtie_executable
 from exomir.config import schema_default
 from exomir.errors import ExomirError
 from exomir.kits import (
@@ -332,12 +332,9 @@ def _bowtie(fasta: Path, prefix: str, threads: int, *, every_hit: bool) -> list[
 
     ``every_hit``: all hits (``-a``) with their reference, else the first hit's number.
     """
-    large = not Path(f"{prefix}.1.ebwt").exists() and Path(f"{prefix}.1.ebwtl").exists()
-    binary = "bowtie-align-l" if large else "bowtie-align-s"
-    if shutil.which(binary) is None:
-        binary = "bowtie"  # an install without the binaries on PATH: the wrapper finds them
     command = [
-        binary, "-f", "-v", str(MISMATCHES), "--norc", *(["-a"] if every_hit else ["-k", "1"]),
+        bowtie_executable(prefix), "-f", "-v", str(MISMATCHES), "--norc",
+        *(["-a"] if every_hit else ["-k", "1"]),
         "--suppress", "2,4,5,6,7,8" if every_hit else "2,3,4,5,6,7,8",
         "-p", str(threads), "-x", prefix, str(fasta),
     ]  # fmt: skip
