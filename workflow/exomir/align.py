@@ -23,7 +23,8 @@ the end of a mature reference and would be lost.
 Non-templated 3' tails (the tail pass): a read with a 2- or 3-nt tail that the hairpin does
 not continue has 2-3 mismatches end to end, so ``-v 1`` leaves it unaligned (~2.5 % of miRNA
 reads). The reads the hairpin pass left are aligned once more without their last k bases
-(k = 1 .. ``max_tail``, all k in one bowtie run, same parameters). A read is rescued when a
+(k = 1 .. ``max_tail``, bowtie's ``-3 k``, one run per k, same parameters; copies shorter
+than the shortest insert kept are not counted). A read is rescued when a
 trimmed copy lands on a mature arm within the counting tolerances; of its copies, the one
 with the fewest mismatches wins, then the shortest tail (the fewest bases called
 non-templated). Its alignments are written with the whole read as SEQ and the tail soft-
@@ -294,38 +295,35 @@ def align_tails(
     on_a_mature = _MatureTest(_mature_spans(Path(tails.mature_positions)), tails)
     scratch = Path(tempfile.mkdtemp(prefix=".tails.", dir=tail_bam.parent))
     try:
-        candidates, sam = scratch / "trimmed.fa", scratch / "trimmed.sam"
-        n_reads = n_candidates = 0
-        # Streamed: the reads are read twice rather than held (deep libraries leave
-        # millions of distinct unaligned sequences); copies are named {read index}:{k}.
-        with open(candidates, "w") as out:
-            for i, (_, sequence, _) in enumerate(read_collapsed(reads)):
-                n_reads += 1
-                for k in range(1, tails.max_tail + 1):
-                    if len(sequence) - k >= tails.min_templated_length:
-                        out.write(f">{i}:{k}\n{sequence[:-k]}\n")
-                        n_candidates += 1
-        chosen: dict[int, tuple[int, int]] = {}  # read -> (mismatches, k) of its best copy
-        kept: dict[tuple[int, int], list[pysam.AlignedSegment]] = {}
+        chosen: dict[str, tuple[int, int]] = {}  # read -> (mismatches, k) of its best copy
+        kept: dict[tuple[str, int], list[pysam.AlignedSegment]] = {}
+        header = None
         with open(tails.log, "w") as log_fh:
-            if n_candidates:
-                # The output file follows the reads; --un is not needed here.
-                arguments = bowtie_arguments(
-                    hairpin.index, str(candidates), os.devnull, mismatches, threads
-                )
-                _run([*arguments, str(sam)], log_fh)
-                with pysam.AlignmentFile(str(sam), "r", check_sq=False) as handle:
-                    header = handle.header.to_dict()
-                    for alignment in handle:
-                        if alignment.flag & (0x4 | 0x10):
-                            continue
-                        i, k = map(int, alignment.query_name.split(":"))
-                        kept.setdefault((i, k), []).append(alignment)
-                        if on_a_mature(alignment):
-                            rank = (int(alignment.get_tag("NM")), k)
-                            if i not in chosen or rank < chosen[i]:
-                                chosen[i] = rank
-            else:
+            if _has_reads(reads):
+                # bowtie -3 k aligns each read without its last k bases: no file of trimmed
+                # copies is written (that was most of the pass's cost), one run per k.
+                for k in range(1, tails.max_tail + 1):
+                    sam = scratch / f"without_{k}.sam"
+                    arguments = bowtie_arguments(
+                        hairpin.index, str(reads), os.devnull, mismatches, threads
+                    )
+                    _run([arguments[0], "-3", str(k), *arguments[1:], str(sam)], log_fh)
+                    with pysam.AlignmentFile(str(sam), "r", check_sq=False) as handle:
+                        header = header or handle.header.to_dict()
+                        for alignment in handle:
+                            if (
+                                alignment.flag & (0x4 | 0x10)
+                                or alignment.query_length < tails.min_templated_length
+                            ):
+                                continue
+                            name = alignment.query_name
+                            kept.setdefault((name, k), []).append(alignment)
+                            if on_a_mature(alignment):
+                                rank = (int(alignment.get_tag("NM")), k)
+                                if name not in chosen or rank < chosen[name]:
+                                    chosen[name] = rank
+                    sam.unlink()
+            if header is None:
                 header = _hairpin_header(Path(hairpin.reference_fasta))
             rescued_reads = 0
             with (
@@ -334,17 +332,19 @@ def align_tails(
                 atomic_path(still_unaligned) as tmp_un,
                 open(tmp_un, "w") as out_un,
             ):
-                for i, (name, sequence, count) in enumerate(read_collapsed(reads)):
-                    if i not in chosen:
+                n_reads = 0
+                for name, sequence, count in read_collapsed(reads):
+                    n_reads += 1
+                    if name not in chosen:
                         out_un.write(f">{name}\n{sequence}\n")
                         continue
-                    k = chosen[i][1]
+                    k = chosen[name][1]
                     rescued_reads += count
-                    for alignment in kept[(i, k)]:
+                    for alignment in kept[(name, k)]:
                         out_bam.write(_with_tail(alignment, name, sequence, k, out_bam.header))
             log_fh.write(
-                f"# exomir tail pass: {n_reads} unaligned distinct sequences, "
-                f"{n_candidates} copies without 1-{tails.max_tail} 3' nt; {len(chosen)} "
+                f"# exomir tail pass: {n_reads} unaligned distinct sequences, aligned "
+                f"without their last 1-{tails.max_tail} nt; {len(chosen)} "
                 f"sequences ({rescued_reads} reads) rescued onto a mature arm\n"
             )
     finally:
