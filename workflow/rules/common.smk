@@ -17,6 +17,7 @@ from snakemake.exceptions import WorkflowError
 from exomir.biotypes import resolve_references
 from exomir.config import PROTOCOLS, resolve_path, validate_config
 from exomir.contrasts import pca_columns, validate_de_config
+from exomir.cores import per_sample_threads
 from exomir.errors import ExomirError
 from exomir.runfiles import json_content, metadata_content
 from exomir.reference import spikeins_expected
@@ -101,6 +102,17 @@ SAMPLES = {} if GEO_SHEET_ONLY else SHEET.by_name()
 SAMPLE_NAMES = [] if GEO_SHEET_ONLY else SHEET.names
 # Samples given as run accessions (GEO reanalysis) get their FASTQ from rule fetch_fastq.
 RUNS = {name: s.runs for name, s in SAMPLES.items() if s.runs and not s.fastq}
+
+
+def granted_cores():
+    try:
+        return workflow.cores
+    except (WorkflowError, KeyError, AttributeError):  # not given (cluster executors)
+        return None
+
+
+# Threads of the per-sample trim job: 2 when the run has fewer samples than cores.
+PER_SAMPLE_THREADS = per_sample_threads(granted_cores(), len(SAMPLE_NAMES))
 
 
 wildcard_constraints:

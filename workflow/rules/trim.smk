@@ -38,7 +38,7 @@ rule trim:
         "logs/trim/{sample}.log",
     conda:
         "../../envs/trimming.yaml"
-    threads: 1
+    threads: PER_SAMPLE_THREADS
     resources:
         # ~170 bytes per distinct raw sequence: 2 GB holds ~8 M distinct sequences.
         mem_mb=2000,

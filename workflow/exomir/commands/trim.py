@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import sys
+from concurrent.futures import ProcessPoolExecutor
 
 from exomir import fastq, kits, trimming
 from exomir.atomic import atomic_open
@@ -34,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         help="2 or more: gzip is decompressed in a second thread while reads are counted, "
-        "and a worker process trims half of the distinct sequences",
+        "a forked process decides the kit meanwhile, and a worker process trims half of "
+        "the distinct sequences",
     )
     parser.add_argument("--inserts", required=True, help="collapsed FASTA of passing inserts")
     parser.add_argument("--stats", required=True, help="trim_stats.json")
@@ -49,14 +53,29 @@ def run(args: argparse.Namespace) -> int:
         raise ExomirError("give either --protocol-json or --protocol")
     if args.protocol is not None and args.protocol_out is None:
         raise ExomirError("--protocol needs --protocol-out")
-    if args.protocol_json is not None:
-        kit = kits.load_protocol(args.protocol_json)
-    else:
-        detection = detect_kit(args, "trim")
-        kits.write_protocol(detection, args.sample, args.protocol_out)
-        kit = detection.kit
-    warnings: list[str] = []
-    with fastq.collapse_reads(args.fastq, warnings=warnings, threads=args.threads) as reads:
+    with contextlib.ExitStack() as stack:
+        decision = None
+        if args.protocol_json is not None:
+            kit = kits.load_protocol(args.protocol_json)
+        elif args.threads >= 2:
+            # The kit decision (first reads, test mapping) does not need the collapsed
+            # reads: a forked process decides on one core while this one collapses.
+            pool = stack.enter_context(
+                ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            )
+            decision = pool.submit(
+                detect_kit, argparse.Namespace(**{**vars(args), "threads": 1}), "trim"
+            )
+        else:
+            kit = _decide(args)
+        warnings: list[str] = []
+        reads = stack.enter_context(
+            fastq.collapse_reads(args.fastq, warnings=warnings, threads=args.threads)
+        )
+        if decision is not None:
+            detection = decision.result()
+            kits.write_protocol(detection, args.sample, args.protocol_out)
+            kit = detection.kit
         result = trimming.trim_partitions(
             reads.partitions(),
             kit,
@@ -76,3 +95,9 @@ def run(args: argparse.Namespace) -> int:
         json.dump(result.stats(args.sample), handle, indent=2)
         handle.write("\n")
     return 0
+
+
+def _decide(args: argparse.Namespace) -> kits.Kit:
+    detection = detect_kit(args, "trim")
+    kits.write_protocol(detection, args.sample, args.protocol_out)
+    return detection.kit
