@@ -32,6 +32,7 @@ from exomir.biotypes import (
     prepare_reference,
     resolve_references,
     trna_region,
+    write_sorted_collapsed,
 )
 from exomir.collapsed import write_collapsed
 from exomir.errors import ExomirError
@@ -715,3 +716,16 @@ def test_collapsed_total_names_a_header_without_count(tmp_path):
     path.write_bytes(b">1_x3\nACGT\n>plain\nAC\n")
     with pytest.raises(ExomirError, match=r"reads.fa: line 3: .*no '_x<count>' suffix"):
         collapsed_total(path)
+
+
+def test_leftover_reads_are_written_in_canonical_order_whatever_order_they_came_in(tmp_path):
+    # In rank order (what align leaves): copied as it is; shuffled (bowtie -p): sorted.
+    records = [("1_x9", "ACGTACGTACGTACGTAA"), ("2_x4", "ACGTACGTACGTACGTCC"),
+               ("3_x4", "ACGTACGTACGTACGTGG"), ("4_x1", "TTTTACGTACGTACGTAC")]  # fmt: skip
+    in_order = "".join(f">{name}\n{sequence}\n" for name, sequence in records)
+    shuffled = "".join(f">{name}\n{sequence}\n" for name, sequence in records[::-1])
+    for text in (in_order, shuffled):
+        source, out = tmp_path / "in.fa", tmp_path / "out.fa"
+        source.write_text(text)
+        assert write_sorted_collapsed(source, out) == 18
+        assert out.read_text() == in_order
