@@ -297,7 +297,70 @@ def dry_run(cohort: Cohort, n: int, threads: int) -> list[Measurement]:
         seconds, cpu, peak = measure(command + extra, cohort.root, log)
         jobs = _job_count(cohort.root / "dry_run0.log")
         results.append(Measurement(n, step, seconds, cpu, peak, f"{jobs} jobs"))
+    # Snakemake's own cost for as many jobs: a chain of four trivial rules per item.
+    trivial = cohort.root / "trivial"
+    trivial.mkdir(exist_ok=True)
+    (trivial / "Snakefile").write_text(TRIVIAL_SNAKEFILE)
+    items = max(1, int(jobs) // 4) if jobs.isdigit() else n
+    command = [str(BIN / "snakemake"), "-s", "Snakefile", "-n", "--quiet", "--cores", "2"]
+    command += ["--config", f"items={items}"]
+    seconds, cpu, peak = measure(command, trivial, trivial / "dry_run.log")
+    ratio = results[-1].seconds / seconds
+    results.append(
+        Measurement(
+            n,
+            "dry-run, --quiet, trivial 4-rule workflow",
+            seconds,
+            cpu,
+            peak,
+            f"{4 * items + 1} jobs; exomir's --quiet dry run is {ratio:.2f}x this",
+        )
+    )
     return results
+
+
+TRIVIAL_SNAKEFILE = """\
+ITEMS = range(int(config["items"]))
+
+
+rule all:
+    input:
+        expand("d/{i}.txt", i=ITEMS),
+
+
+rule a:
+    output:
+        "a/{i}.txt",
+    shell:
+        "touch {output}"
+
+
+rule b:
+    input:
+        "a/{i}.txt",
+    output:
+        "b/{i}.txt",
+    shell:
+        "cp {input} {output}"
+
+
+rule c:
+    input:
+        "b/{i}.txt",
+    output:
+        "c/{i}.txt",
+    shell:
+        "cp {input} {output}"
+
+
+rule d:
+    input:
+        "c/{i}.txt",
+    output:
+        "d/{i}.txt",
+    shell:
+        "cp {input} {output}"
+"""
 
 
 def _job_count(log: Path) -> str:
