@@ -65,9 +65,13 @@ DEFAULT_MAX_TAIL = schema_default("alignment.max_tail")
 DEFAULT_MIN_TEMPLATED_LENGTH = schema_default("min_length")
 
 
-def bowtie_arguments(index: str, reads: str, unaligned: str, mismatches: int, threads: int) -> list:
+def bowtie_arguments(
+    index: str, reads: str, unaligned: str, mismatches: int, threads: int, trim3: int = 0
+) -> list:
+    """bowtie's argv (see the module doc); ``trim3``: align without each read's last bases."""
     return [
         bowtie_executable(index),
+        *(["-3", str(trim3)] if trim3 else []),
         "-f",
         "-v",
         str(mismatches),
@@ -305,9 +309,9 @@ def align_tails(
                 for k in range(1, tails.max_tail + 1):
                     sam = scratch / f"without_{k}.sam"
                     arguments = bowtie_arguments(
-                        hairpin.index, str(reads), os.devnull, mismatches, threads
+                        hairpin.index, str(reads), os.devnull, mismatches, threads, trim3=k
                     )
-                    _run([arguments[0], "-3", str(k), *arguments[1:], str(sam)], log_fh)
+                    _run([*arguments, str(sam)], log_fh)
                     with pysam.AlignmentFile(str(sam), "r", check_sq=False) as handle:
                         header = header or handle.header.to_dict()
                         for alignment in handle:

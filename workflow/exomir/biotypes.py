@@ -69,6 +69,8 @@ _query_name = attrgetter("query_name")
 _NOT_ACGTN = re.compile(r"[^ACGTN]")
 _COUNT_SUFFIX = re.compile(rb"_x(\d+)\s*$")
 _HEADER_COUNT = re.compile(rb"^>\S*_x(\d+)$", re.MULTILINE)
+# A header as write_collapsed writes it, >{rank}_x{count}: rank order is canonical order.
+_RANKED_HEADER = re.compile(rb"^>(\d+)_x(\d+)$", re.MULTILINE)
 
 # Header patterns naming the feature, tried in order (see feature_name).
 # (``trRNA-`` too: one RNAcentral tRNA description carries that typo.)
@@ -335,10 +337,6 @@ def collapsed_total(path: str | os.PathLike) -> int:
                     )
                 total += int(match.group(1))
     return total
-
-
-# A collapsed FASTA header as write_collapsed writes it: >{rank}_x{count}.
-_RANKED_HEADER = re.compile(rb"^>(\d+)_x(\d+)$", re.MULTILINE)
 
 
 def write_sorted_collapsed(source: str | os.PathLike, out: str | os.PathLike) -> int:

@@ -7,7 +7,7 @@ import contextlib
 import json
 import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from exomir import fastq, kits, trimming
 from exomir.atomic import atomic_open
@@ -54,25 +54,14 @@ def run(args: argparse.Namespace) -> int:
     if args.protocol is not None and args.protocol_out is None:
         raise ExomirError("--protocol needs --protocol-out")
     with contextlib.ExitStack() as stack:
-        decision = None
-        if args.protocol_json is not None:
-            kit = kits.load_protocol(args.protocol_json)
-        elif args.threads >= 2:
-            # The kit decision (first reads, test mapping) does not need the collapsed
-            # reads: a forked process decides on one core while this one collapses.
-            pool = stack.enter_context(
-                ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-            )
-            decision = pool.submit(
-                detect_kit, argparse.Namespace(**{**vars(args), "threads": 1}), "trim"
-            )
-        else:
-            kit = _decide(args)
+        decision = None if args.protocol_json is not None else _kit_decision(args, stack)
         warnings: list[str] = []
         reads = stack.enter_context(
             fastq.collapse_reads(args.fastq, warnings=warnings, threads=args.threads)
         )
-        if decision is not None:
+        if decision is None:
+            kit = kits.load_protocol(args.protocol_json)
+        else:
             detection = decision.result()
             kits.write_protocol(detection, args.sample, args.protocol_out)
             kit = detection.kit
@@ -97,7 +86,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _decide(args: argparse.Namespace) -> kits.Kit:
-    detection = detect_kit(args, "trim")
-    kits.write_protocol(detection, args.sample, args.protocol_out)
-    return detection.kit
+def _kit_decision(args: argparse.Namespace, stack: contextlib.ExitStack) -> Future:
+    """The kit decision: made now with one thread; with more, started in a forked process.
+
+    The decision (first reads, test mapping) does not need the collapsed reads, so with a
+    second core it is made while this process collapses them.
+    """
+    if args.threads < 2:
+        decided: Future = Future()
+        decided.set_result(detect_kit(args, "trim"))
+        return decided
+    pool = stack.enter_context(
+        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    )
+    return pool.submit(detect_kit, argparse.Namespace(**{**vars(args), "threads": 1}), "trim")
